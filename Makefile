@@ -1,0 +1,40 @@
+# Two entry points for people: `make serve` and `make test`. Each builds .venv on first use
+# (and again whenever pyproject.toml changes), so a fresh clone needs only Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: serve test lint bench fixtures clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+serve: $(STAMP)
+	$(BIN)/soc-mock serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/ruff check mockserver conformance tests bench
+	$(BIN)/ruff format --check mockserver conformance tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: $(STAMP)
+	$(BIN)/ruff check mockserver conformance tests bench
+	$(BIN)/ruff format --check mockserver conformance tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+# Regenerate the committed fixtures (deterministic: same seed and count, same bytes).
+fixtures: $(STAMP)
+	$(BIN)/soc-mock generate --seed 20261129 --count 2000 -o fixtures/iocs.json
+
+clean:
+	rm -rf $(VENV) build dist

@@ -1,0 +1,23 @@
+"""Conformance suite for SOC Defenders-style Sigma rule feeds: any server, client or file in, a verdict out."""
+
+from conformance.findings import (
+    CheckFailure,
+    ConformanceError,
+    Finding,
+    HarnessError,
+    Reproduction,
+    Severity,
+    SkipCheck,
+    UsageError,
+)
+
+__all__ = [
+    "CheckFailure",
+    "ConformanceError",
+    "Finding",
+    "HarnessError",
+    "Reproduction",
+    "Severity",
+    "SkipCheck",
+    "UsageError",
+]

@@ -1,0 +1,96 @@
+"""A registry of small named checks, selectable by name (``--check`` / ``--exclude``).
+
+A check is a function named for the property it holds (``rule_ids_are_unique``), registered
+with :func:`check` under a scope that says what it receives:
+
+- ``document``: one parsed YAML document (:class:`conformance.documents.RuleDocument`);
+- ``collection``: a whole response or file (:class:`conformance.documents.RuleSet`);
+- ``server``: a live target (:class:`conformance.server.ServerContext`).
+
+It yields :class:`~conformance.findings.Finding` objects (or raises ``CheckFailure`` /
+``SkipCheck``); yielding nothing means the property held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from conformance.findings import Finding, UsageError
+
+Scope = Literal["document", "collection", "compile", "server"]
+CheckFunc = Callable[[Any], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A registered check."""
+
+    name: str
+    scope: Scope
+    func: CheckFunc
+    description: str
+
+    def run(self, subject: Any) -> Iterator[Finding]:
+        """Run the check on one subject, yielding its findings."""
+        yield from self.func(subject)
+
+
+class Registry:
+    """Checks by name, in registration order."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, CheckSpec] = {}
+
+    def register(self, scope: Scope, func: CheckFunc) -> CheckSpec:
+        """Add ``func`` under its own name; a name can be registered once."""
+        name = func.__name__
+        if name in self._checks:
+            raise ValueError(f"check {name!r} is registered twice")
+        doc = (func.__doc__ or "").strip().splitlines()
+        spec = CheckSpec(name, scope, func, doc[0] if doc else name)
+        self._checks[name] = spec
+        return spec
+
+    def all(self, scope: Scope | None = None) -> list[CheckSpec]:
+        """Every check, or those of one scope."""
+        return [c for c in self._checks.values() if scope is None or c.scope == scope]
+
+    def select(
+        self,
+        *,
+        scopes: Iterable[Scope],
+        include: Iterable[str] = (),
+        exclude: Iterable[str] = (),
+    ) -> list[CheckSpec]:
+        """The checks of ``scopes`` named by ``include`` (all if empty) minus ``exclude``.
+
+        Unknown names are a usage error that lists the known ones, so a typo never silently
+        turns a check off.
+        """
+        include, exclude = list(include), list(exclude)
+        unknown = sorted(set(include + exclude) - set(self._checks))
+        if unknown:
+            known = ", ".join(sorted(self._checks))
+            raise UsageError(f"unknown check(s): {', '.join(unknown)}; known checks: {known}")
+        wanted = set(scopes)
+        chosen = [c for c in self._checks.values() if c.scope in wanted]
+        if include:
+            chosen = [c for c in chosen if c.name in include]
+        return [c for c in chosen if c.name not in exclude]
+
+
+#: The process-wide registry the built-in checks register into (like pytest's plugin manager,
+#: filled by importing the check modules; see ``conformance.checks``).
+REGISTRY = Registry()
+
+
+def check(scope: Scope) -> Callable[[CheckFunc], CheckFunc]:
+    """Decorator: register the function as a check of ``scope``."""
+
+    def decorate(func: CheckFunc) -> CheckFunc:
+        REGISTRY.register(scope, func)
+        return func
+
+    return decorate
