@@ -1,0 +1,91 @@
+"""The outcome of a run: per-check results, the compile matrix, and the exit code they imply."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from conformance.findings import Finding, Severity
+
+
+class Status(enum.Enum):
+    """A check's outcome in one run."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class CheckResult:
+    """One check's outcome: its findings, or why it was skipped."""
+
+    name: str
+    scope: str
+    description: str
+    findings: list[Finding] = field(default_factory=list)
+    skip_reason: str | None = None
+
+    def status(self, *, strict: bool) -> Status:
+        """Skipped, failed (any failure finding), warning (only warnings) or passed."""
+        if self.skip_reason is not None:
+            return Status.SKIPPED
+        severities = {f.effective(strict=strict) for f in self.findings}
+        if Severity.FAILURE in severities:
+            return Status.FAILED
+        if severities:
+            return Status.WARNING
+        return Status.PASSED
+
+
+@dataclass
+class CompileCell:
+    """How the rules of one IOC type fared on one target."""
+
+    ok: int = 0
+    failed: int = 0
+
+
+@dataclass
+class CompileMatrix:
+    """IOC type x target → compile counts; ``required`` targets fail the run."""
+
+    targets: list[str] = field(default_factory=list)
+    required: list[str] = field(default_factory=list)
+    cells: dict[tuple[str, str], CompileCell] = field(default_factory=dict)
+
+    def cell(self, ioc_type: str, target: str) -> CompileCell:
+        """The cell for a type and target, created empty on first use."""
+        return self.cells.setdefault((ioc_type, target), CompileCell())
+
+    def types(self) -> list[str]:
+        """The IOC types seen, sorted."""
+        return sorted({t for t, _ in self.cells})
+
+
+@dataclass
+class RunResult:
+    """Everything one run of the checker found."""
+
+    mode: str  # "rules", "server" or "client"
+    subject: str  # a file list, a base URL (never a key), a command
+    seed: int | None
+    strict: bool
+    checks: list[CheckResult] = field(default_factory=list)
+    matrix: CompileMatrix | None = None
+    requests_made: int = 0
+    harness_error: str | None = None  # set when the target could not be tested
+
+    def counts(self) -> dict[Status, int]:
+        """How many checks ended in each status."""
+        out = dict.fromkeys(Status, 0)
+        for c in self.checks:
+            out[c.status(strict=self.strict)] += 1
+        return out
+
+    def exit_code(self) -> int:
+        """0 conformant, 1 failures, 3 could not test (2, usage, is raised before a run)."""
+        if self.harness_error is not None:
+            return 3
+        return 1 if self.counts()[Status.FAILED] else 0
