@@ -105,7 +105,10 @@ class Exchange:
 
     def full_url(self) -> str:
         """The URL with its query string."""
-        return f"{self.url}?{urlencode(self.params)}" if self.params else self.url
+        if not self.params:
+            return self.url
+        # A redacted key's ellipsis stays readable rather than percent-encoded.
+        return f"{self.url}?{urlencode(self.params)}".replace("%E2%80%A6", "…")
 
     def curl(self) -> str:
         """A shell line that repeats the request (keys redacted)."""
