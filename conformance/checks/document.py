@@ -1,0 +1,353 @@
+"""Checks of one YAML document at a time (CONTRACT.md §6): each names the property it holds.
+
+A document that did not load (or is not a mapping) is judged by the loading checks only; the
+others yield nothing for it, so one defect fails exactly one check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from conformance import contract
+from conformance.documents import LoadProblem, RuleDocument
+from conformance.findings import Finding, Reproduction, Severity
+from conformance.indicators import (
+    is_defanged,
+    is_valid,
+    rule_identity,
+    unescape_sigma,
+)
+from conformance.registry import check
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TAG = re.compile(r"^[a-z0-9_-]+\.[a-z0-9_.-]+$")
+_ATTACK_ID = re.compile(r"^(?:t\d{4}(?:\.\d{3})?|g\d{4}|s\d{4}|m\d{4}|ds\d{4}|ta\d{4})$")
+#: The 14 Enterprise ATT&CK tactics; Sigma writes them kebab-case (older rules: snake_case).
+ATTACK_TACTICS = frozenset(
+    {
+        "reconnaissance",
+        "resource-development",
+        "initial-access",
+        "execution",
+        "persistence",
+        "privilege-escalation",
+        "defense-evasion",
+        "credential-access",
+        "discovery",
+        "lateral-movement",
+        "collection",
+        "command-and-control",
+        "exfiltration",
+        "impact",
+    }
+)
+
+
+def document_finding(
+    doc: RuleDocument,
+    check_name: str,
+    message: str,
+    *,
+    received: str | None = None,
+    expected: str | None = None,
+    severity: Severity = Severity.FAILURE,
+    documented: bool = True,
+) -> Finding:
+    """A finding about one document, carrying the document for the reproduction."""
+    return Finding(
+        check=check_name,
+        message=message,
+        severity=severity,
+        received=received,
+        expected=expected,
+        documented=documented,
+        reproduction=Reproduction(document=doc.text, document_index=doc.index, source=doc.source),
+    )
+
+
+@check("document")
+def documents_are_mappings(doc: RuleDocument) -> Iterator[Finding]:
+    """Every document is a mapping (no null document, no bare list or scalar)."""
+    if doc.error is not None:
+        return
+    if doc.data is None:
+        where = "after the final ---" if doc.trailing else "between two ---"
+        yield document_finding(
+            doc,
+            "documents_are_mappings",
+            f"empty (null) YAML document {where}",
+            received="null",
+            expected="a rule mapping",
+            # pySigma skips a trailing empty document: worth a warning, not a broken feed.
+            severity=Severity.WARNING if doc.trailing else Severity.FAILURE,
+        )
+    elif not isinstance(doc.data, dict):
+        yield document_finding(
+            doc,
+            "documents_are_mappings",
+            "document is not a mapping",
+            received=type(doc.data).__name__,
+            expected="a rule mapping",
+        )
+
+
+@check("document")
+def no_duplicate_keys(doc: RuleDocument) -> Iterator[Finding]:
+    """No mapping repeats a key (pySigma's loader refuses such a document)."""
+    if doc.problem is LoadProblem.DUPLICATE_KEY:
+        yield document_finding(
+            doc, "no_duplicate_keys", doc.error or "duplicate key", expected="unique keys"
+        )
+
+
+@check("document")
+def no_action_documents(doc: RuleDocument) -> Iterator[Finding]:
+    """No ``action:`` document (pySigma merges ``action: global`` into every later rule)."""
+    data = doc.mapping
+    if data is not None and "action" in data:
+        yield document_finding(
+            doc,
+            "no_action_documents",
+            f"collection action document (action: {data['action']!r})",
+            received=f"action: {data['action']!r}",
+            expected="one self-contained rule per document",
+        )
+
+
+@check("document")
+def required_fields_present(doc: RuleDocument) -> Iterator[Finding]:
+    """``title``, ``id``, ``logsource`` and ``detection`` with a ``condition`` are present."""
+    data = doc.mapping
+    if data is None:
+        return
+    missing = [f for f in contract.REQUIRED_RULE_FIELDS if data.get(f) in (None, "", [], {})]
+    detection = data.get("detection")
+    if isinstance(detection, dict) and not detection.get("condition"):
+        missing.append("detection.condition")
+    if missing:
+        yield document_finding(
+            doc,
+            "required_fields_present",
+            f"missing required field(s): {', '.join(missing)}",
+            received=", ".join(sorted(map(str, data))),
+            expected=", ".join(contract.REQUIRED_RULE_FIELDS) + ", detection.condition",
+        )
+
+
+@check("document")
+def documented_fields_present(doc: RuleDocument) -> Iterator[Finding]:
+    """The vendor's documented ``status``, ``description``, ``references``, ``author``,
+    ``date`` and ``level`` are present."""
+    data = doc.mapping
+    if data is None:
+        return
+    missing = [f for f in contract.DOCUMENTED_RULE_FIELDS if data.get(f) in (None, "", [])]
+    if missing:
+        yield document_finding(
+            doc,
+            "documented_fields_present",
+            f"missing documented field(s): {', '.join(missing)}",
+            expected=", ".join(contract.DOCUMENTED_RULE_FIELDS),
+        )
+
+
+@check("document")
+def enumerations_are_valid(doc: RuleDocument) -> Iterator[Finding]:
+    """``status`` and ``level`` hold Sigma's enumeration values."""
+    data = doc.mapping
+    if data is None:
+        return
+    for name, allowed in (("status", contract.SIGMA_STATUSES), ("level", contract.SIGMA_LEVELS)):
+        value = data.get(name)
+        if value is not None and value not in allowed:
+            yield document_finding(
+                doc,
+                "enumerations_are_valid",
+                f"{name} {value!r} is not a Sigma {name}",
+                received=repr(value),
+                expected=" | ".join(allowed),
+            )
+
+
+@check("document")
+def date_is_iso_day(doc: RuleDocument) -> Iterator[Finding]:
+    """``date`` (and ``modified``) are calendar days written ``YYYY-MM-DD``."""
+    data = doc.mapping
+    if data is None:
+        return
+    for name in ("date", "modified"):
+        value = data.get(name)
+        if value is not None and not _is_iso_day(value):
+            yield document_finding(
+                doc,
+                "date_is_iso_day",
+                f"{name} {value!s} is not a YYYY-MM-DD day",
+                received=repr(value),
+                expected="YYYY-MM-DD",
+            )
+
+
+def _is_iso_day(value: Any) -> bool:
+    """An unquoted YAML date, or a string spelling a real day as ``YYYY-MM-DD``."""
+    if isinstance(value, dt.datetime):
+        return False  # a timestamp, not a day
+    if isinstance(value, dt.date):
+        return True
+    if not isinstance(value, str) or not _DAY.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    """The UUID a rule id spells in the canonical 8-4-4-4-12 form, or None."""
+    text = str(value)
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return None
+    return parsed if str(parsed) == text.lower() else None
+
+
+@check("document")
+def id_is_uuid(doc: RuleDocument) -> Iterator[Finding]:
+    """The rule ``id`` is a UUID (any version: the vendor derives ids deterministically)."""
+    data = doc.mapping
+    if data is None or data.get("id") is None:
+        return
+    if _uuid(data["id"]) is None:
+        yield document_finding(
+            doc,
+            "id_is_uuid",
+            f"id {data['id']!s} is not a UUID",
+            received=repr(data["id"]),
+            expected="xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+        )
+
+
+@check("document")
+def id_is_uuid_v4(doc: RuleDocument) -> Iterator[Finding]:
+    """The rule ``id`` is a random (version 4) UUID; selected by ``--uuid-v4`` only."""
+    data = doc.mapping
+    if data is None or data.get("id") is None:
+        return
+    parsed = _uuid(data["id"])
+    if parsed is not None and parsed.version != 4:
+        yield document_finding(
+            doc,
+            "id_is_uuid_v4",
+            f"id {data['id']!s} is a version {parsed.version} UUID",
+            received=f"UUID version {parsed.version}",
+            expected="UUID version 4",
+        )
+
+
+@check("document")
+def detection_value_is_literal_ioc(doc: RuleDocument) -> Iterator[Finding]:
+    """The detection value is the literal IOC: valid for its type, not defanged, and with
+    Sigma's wildcard characters escaped."""
+    identity = rule_identity(doc)
+    if identity is None or doc.mapping is None or "detection" not in doc.mapping:
+        return
+    name = "detection_value_is_literal_ioc"
+    raw, value = identity.raw_value, identity.value
+    if raw is None or value is None:
+        yield document_finding(doc, name, "detection holds no string value", expected="the IOC")
+        return
+    if is_defanged(value):
+        yield document_finding(
+            doc, name, "the IOC is defanged", received=raw, expected="the IOC as it appears"
+        )
+        return
+    if identity.has_wildcards and not _hash_edges_only(identity.field, raw):
+        plain, _ = unescape_sigma(raw)
+        yield document_finding(
+            doc,
+            name,
+            "unescaped Sigma wildcard: the rule matches more than the IOC",
+            received=raw,
+            expected="".join("\\" + c if c in "*?" else c for c in plain),
+        )
+        return
+    if identity.ioc_type is None:
+        yield document_finding(
+            doc,
+            name,
+            "the detection value is not an IOC of any documented type",
+            received=raw,
+            expected=" | ".join(contract.SIGMA_TYPES),
+        )
+    elif not is_valid(identity.ioc_type, value):
+        yield document_finding(
+            doc,
+            name,
+            f"not a valid {identity.ioc_type} value",
+            received=raw,
+            expected=f"a literal {identity.ioc_type}",
+        )
+
+
+def _hash_edges_only(field: str | None, raw: str) -> bool:
+    """``*SHA256=...*`` on ``Hashes`` is a contains match: wildcards at the edges only."""
+    if (field or "").lower() not in ("hashes", "hash"):
+        return False
+    _, inner = unescape_sigma(raw.strip("*"))
+    return not any(c in inner for c in "*?")
+
+
+@check("document")
+def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
+    """Logsource category and detection field are the documented ones for the IOC's type
+    (``cve`` and ``email`` have no documented mapping: any is accepted)."""
+    identity = rule_identity(doc)
+    if identity is None or identity.ioc_type not in contract.TYPE_MAPPINGS:
+        return
+    mapping = contract.TYPE_MAPPINGS[identity.ioc_type]
+    problems = []
+    if identity.category not in mapping.categories:
+        problems.append(f"category {identity.category!r}")
+    if identity.field != mapping.field:
+        problems.append(f"field {identity.field!r}")
+    if problems:
+        yield document_finding(
+            doc,
+            "logsource_matches_type",
+            f"{identity.ioc_type} rule with {' and '.join(problems)}",
+            received=f"category {identity.category!r}, field {identity.field!r}",
+            expected=f"category {' or '.join(mapping.categories)}, field {mapping.field!r}",
+        )
+
+
+@check("document")
+def attack_tags_are_well_formed(doc: RuleDocument) -> Iterator[Finding]:
+    """Tags are ``namespace.name``; ``attack.`` tags name a tactic or a technique/group id."""
+    data = doc.mapping
+    if data is None or data.get("tags") is None:
+        return
+    tags = data["tags"]
+    if not isinstance(tags, list):
+        yield document_finding(
+            doc, "attack_tags_are_well_formed", "tags is not a list", received=repr(tags)
+        )
+        return
+    for tag in tags:
+        text = str(tag)
+        namespace, _, name = text.partition(".")
+        bad = not isinstance(tag, str) or not _TAG.match(text)
+        if namespace == "attack" and not bad:
+            bad = not (_ATTACK_ID.match(name) or name.replace("_", "-") in ATTACK_TACTICS)
+        if bad:
+            yield document_finding(
+                doc,
+                "attack_tags_are_well_formed",
+                f"malformed tag {text!r}",
+                received=text,
+                expected="attack.<tactic> | attack.tNNNN[.NNN] | attack.gNNNN | attack.sNNNN",
+            )

@@ -1,0 +1,263 @@
+"""Compiling each rule on each target separately, on both cores, and the compile checks.
+
+Each document is YAML-loaded once (``conformance.documents``); the loaded mapping is shipped to
+worker processes in chunks (plain dicts pickle cheaply, pySigma objects do not). A worker builds
+the pySigma rule, runs the offline validators on it, and converts it for every target. A
+processing pipeline rewrites the rule it is applied to, so each further target gets a fresh
+rule object from the same mapping: ``SigmaRule.from_dict`` costs far less than a deep copy,
+and far less than a second YAML parse (which is what running ``sigma convert`` per target pays).
+One rule failing on one target is recorded as that rule on that target; nothing aborts.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import multiprocessing
+import tempfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.checks.document import document_finding
+from conformance.documents import RuleDocument
+from conformance.findings import Finding, Severity, UsageError
+from conformance.registry import check
+
+#: Below this many rules a process pool costs more than it saves.
+_INLINE_BELOW = 64
+
+
+@dataclass(frozen=True)
+class Target:
+    """A compile target: a pySigma backend and the processing pipeline it runs with."""
+
+    backend: str
+    pipeline: str
+
+    @property
+    def name(self) -> str:
+        """``backend+pipeline``, as the CLI spells it."""
+        return f"{self.backend}+{self.pipeline}"
+
+    @classmethod
+    def parse(cls, spec: str) -> Target:
+        """Read ``backend+pipeline``; anything else is a usage error."""
+        backend, plus, pipeline = spec.strip().partition("+")
+        if not plus or not backend or not pipeline:
+            raise UsageError(f"target {spec!r} is not of the form backend+pipeline")
+        return cls(backend, pipeline)
+
+
+def check_targets_installed(targets: Sequence[str]) -> None:
+    """Raise a usage error naming any target whose backend or pipeline is not installed."""
+    from sigma.plugins import InstalledSigmaPlugins
+
+    plugins = InstalledSigmaPlugins.autodiscover()
+    for spec in targets:
+        target = Target.parse(spec)
+        if target.backend not in plugins.backends:
+            known = ", ".join(sorted(plugins.backends))
+            raise UsageError(f"unknown backend {target.backend!r} in {spec!r}; installed: {known}")
+        if target.pipeline not in plugins.pipelines:
+            known = ", ".join(sorted(plugins.pipelines))
+            raise UsageError(
+                f"unknown pipeline {target.pipeline!r} in {spec!r}; installed: {known}"
+            )
+
+
+@dataclass(frozen=True)
+class ToolchainConfig:
+    """What a worker needs to build its backends and validators (hashable: cached per process)."""
+
+    targets: tuple[str, ...]
+    validators: tuple[str, ...]  # pySigma validator identifiers to run; empty = none
+    attack_data: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetOutcome:
+    """One rule on one target: converted, or why not."""
+
+    target: str
+    ok: bool
+    message: str | None = None
+    query: str | None = None
+
+
+@dataclass(frozen=True)
+class ValidatorIssue:
+    """One pySigma validator issue on one rule."""
+
+    validator: str
+    severity: str  # pySigma's severity name: informational, low, medium, high, critical
+    description: str
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """Everything the toolchain said about one document."""
+
+    ruleset: int
+    index: int
+    parse_errors: tuple[str, ...] = ()
+    targets: tuple[TargetOutcome, ...] = ()
+    issues: tuple[ValidatorIssue, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """The subject of a compile check: a document, its toolchain outcome and the run's policy."""
+
+    document: RuleDocument
+    outcome: RuleOutcome
+    required: frozenset[str]
+    warning_validators: frozenset[str] = frozenset()
+
+
+class _Toolchain:
+    """The backends and validators of one process, built once per configuration."""
+
+    def __init__(self, config: ToolchainConfig) -> None:
+        from sigma.plugins import InstalledSigmaPlugins
+
+        plugins = InstalledSigmaPlugins.autodiscover()
+        resolver = plugins.get_pipeline_resolver()
+        self.backends: dict[str, Any] = {}
+        for spec in config.targets:
+            target = Target.parse(spec)
+            pipeline = resolver.resolve([target.pipeline], target=target.backend)
+            self.backends[spec] = plugins.backends[target.backend](processing_pipeline=pipeline)
+        if config.attack_data is not None:
+            from sigma.data import mitre_attack
+
+            # A private cache: set_url clears the cache, and the user's own must stay intact.
+            mitre_attack.set_cache_dir(tempfile.mkdtemp(prefix="soc-conformance-attack-"))
+            mitre_attack.set_url(config.attack_data)
+        self.validators = {name: plugins.validators[name]() for name in config.validators}
+
+
+@functools.cache
+def _toolchain(config: ToolchainConfig) -> _Toolchain:
+    # Cached per process on purpose: building backends and pipelines is the costly part of a
+    # worker's start, and a worker serves many chunks.
+    return _Toolchain(config)
+
+
+def compile_one(config: ToolchainConfig, ruleset: int, index: int, data: Any) -> RuleOutcome:
+    """Parse one loaded document with pySigma, validate it, and convert it for every target."""
+    from sigma.rule import SigmaRule
+
+    tools = _toolchain(config)
+    try:
+        rule = SigmaRule.from_dict(data, collect_errors=True)
+    except Exception as exc:  # noqa: BLE001 - any parser crash is that rule's finding
+        return RuleOutcome(ruleset, index, parse_errors=(f"{type(exc).__name__}: {exc}",))
+    if rule.errors:
+        return RuleOutcome(ruleset, index, parse_errors=tuple(str(e) for e in rule.errors))
+    issues = []
+    for name, validator in tools.validators.items():
+        try:
+            found = validator.validate(rule)
+        except Exception as exc:  # noqa: BLE001 - a validator crash is reported, not fatal
+            issues.append(ValidatorIssue(name, "high", f"validator crashed: {exc}"))
+            continue
+        issues.extend(
+            ValidatorIssue(name, issue.severity.name.lower(), issue.description) for issue in found
+        )
+    outcomes = []
+    for position, (spec, backend) in enumerate(tools.backends.items()):
+        fresh = rule if position == 0 else SigmaRule.from_dict(data, collect_errors=True)
+        outcomes.append(_convert(spec, backend, fresh))
+    return RuleOutcome(ruleset, index, targets=tuple(outcomes), issues=tuple(issues))
+
+
+def _convert(spec: str, backend: Any, rule: Any) -> TargetOutcome:
+    try:
+        queries = backend.convert_rule(rule)
+    except Exception as exc:  # noqa: BLE001 - backends raise many kinds; each is a finding
+        return TargetOutcome(spec, ok=False, message=f"{type(exc).__name__}: {exc}")
+    if not queries:
+        return TargetOutcome(spec, ok=False, message="the backend produced no query")
+    return TargetOutcome(spec, ok=True, query=str(queries[0]))
+
+
+def _compile_chunk(
+    config: ToolchainConfig, chunk: Sequence[tuple[int, int, Any]]
+) -> list[RuleOutcome]:
+    return [compile_one(config, ruleset, index, data) for ruleset, index, data in chunk]
+
+
+class CompileJob:
+    """Rules being compiled, in a process pool or inline; ``results()`` waits for them.
+
+    Started before the document checks so both cores work while the main process checks.
+    """
+
+    def __init__(
+        self, config: ToolchainConfig, items: Sequence[tuple[int, int, Any]], workers: int
+    ) -> None:
+        self._config = config
+        self._items = list(items)
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future[list[RuleOutcome]]] = []
+        if workers > 1 and len(self._items) >= _INLINE_BELOW:
+            # fork: workers inherit the imported pySigma instead of importing it again.
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            size = max(16, math.ceil(len(self._items) / (workers * 4)))
+            for start in range(0, len(self._items), size):
+                chunk = self._items[start : start + size]
+                self._futures.append(self._pool.submit(_compile_chunk, config, chunk))
+
+    def results(self) -> list[RuleOutcome]:
+        """Every rule's outcome, in submission order."""
+        if self._pool is None:
+            return _compile_chunk(self._config, self._items)
+        try:
+            return [outcome for future in self._futures for outcome in future.result()]
+        finally:
+            self._pool.shutdown()
+
+
+@check("compile")
+def pysigma_parses_rule(subject: CompiledRule) -> Iterator[Finding]:
+    """pySigma parses the document into a rule."""
+    for error in subject.outcome.parse_errors:
+        yield document_finding(
+            subject.document,
+            "pysigma_parses_rule",
+            f"pySigma cannot parse the rule: {error}",
+            received=error,
+            expected="a rule pySigma parses",
+        )
+
+
+def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Finding]:
+    name = "rules_compile_on_required_targets" if required else "rules_compile_on_advisory_targets"
+    for outcome in subject.outcome.targets:
+        if outcome.ok or (outcome.target in subject.required) != required:
+            continue
+        finding = document_finding(
+            subject.document,
+            name,
+            f"does not compile on {outcome.target}: {outcome.message}",
+            received=outcome.message,
+            expected=f"a query for {outcome.target}",
+            severity=Severity.FAILURE if required else Severity.WARNING,
+        )
+        yield Finding(**{**finding.__dict__, "target": outcome.target})
+
+
+@check("compile")
+def rules_compile_on_required_targets(subject: CompiledRule) -> Iterator[Finding]:
+    """Every rule compiles on each required target (splunk+sysmon, lucene+ecs_windows)."""
+    yield from _compile_findings(subject, required=True)
+
+
+@check("compile")
+def rules_compile_on_advisory_targets(subject: CompiledRule) -> Iterator[Finding]:
+    """Rules compile on the advisory targets (a warning: in the matrix, not in the verdict)."""
+    yield from _compile_findings(subject, required=False)

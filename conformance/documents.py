@@ -1,0 +1,207 @@
+"""A body of Sigma rules, split into documents and safe-loaded one by one.
+
+The body is judged before anything else touches it: UTF-8 only, no language-specific tags,
+no duplicate keys (pySigma's own loader rejects them), no aliases (an alias bomb costs
+nothing to send and a lot to expand), bounded size, count and nesting. Each ``---``
+document is loaded on its own, so one bad document is reported as that document while the
+others are still checked.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+_BOM = "\ufeff"
+#: A document marker at column 0 ends any block scalar in YAML, so splitting on such lines is
+#: faithful to the YAML grammar. Content after ``--- `` on the same line stays in the document.
+_SEPARATOR = re.compile(r"^---(?=[ \t]|$)[ \t]*", re.MULTILINE)
+_BLANK_OR_COMMENT = re.compile(r"^(?:[ \t]*(?:#[^\n]*)?(?:\n|$))*$")
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """Bounds on what one body may cost to load (generous for real feeds, bounded for bombs)."""
+
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_documents: int = 100_000
+    max_depth: int = 64
+    max_aliases: int = 0  # rule feeds have no use for aliases: any alias is a finding
+
+
+class LoadProblem(enum.Enum):
+    """Why a document did not load (each kind is judged by its own check)."""
+
+    SYNTAX = "syntax"
+    DUPLICATE_KEY = "duplicate_key"
+    TAG = "tag"
+    ALIAS = "alias"
+    DEPTH = "depth"
+
+
+@dataclass(frozen=True)
+class RuleDocument:
+    """One YAML document of a body: its raw text and the safe-loaded value (or why not)."""
+
+    index: int  # 0-based position among the body's documents
+    text: str  # the document as received (without its ``---`` line)
+    data: Any  # the safe-loaded value, None when empty or when loading failed
+    error: str | None  # why it failed to load, or None
+    source: str  # a file name or URL
+    problem: LoadProblem | None = None  # the kind of ``error``
+    trailing: bool = False  # the empty document after a final ``---``
+
+    @property
+    def mapping(self) -> dict[str, Any] | None:
+        """The loaded document when it is a mapping, else None."""
+        return self.data if isinstance(self.data, dict) else None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A whole body (a response or a file) as documents, or why it could not be read at all."""
+
+    source: str
+    documents: tuple[RuleDocument, ...]
+    error: str | None = None  # whole-body problem: not UTF-8, too large, too many documents
+    warnings: tuple[str, ...] = ()  # tolerated oddities, e.g. a byte-order mark
+
+
+class _DocumentError(Exception):
+    """A document failed one of the loader's safety rules."""
+
+    def __init__(self, problem: LoadProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+class RuleLoader(yaml.CSafeLoader):
+    """PyYAML's C safe loader, rejecting duplicate keys like pySigma's ``SigmaYAMLLoader``."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        """Build a mapping, refusing a key seen twice."""
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, Hashable) and key in seen:
+                line = key_node.start_mark.line + 1
+                raise _DocumentError(
+                    LoadProblem.DUPLICATE_KEY, f"duplicate key {key!r} (line {line})"
+                )
+            if isinstance(key, Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_graph(root: yaml.Node, limits: LoadLimits) -> None:
+    """Refuse aliases (a node reached twice) and nesting deeper than the limit, iteratively."""
+    seen: set[int] = set()
+    aliases = 0
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            aliases += 1
+            if aliases > limits.max_aliases:
+                raise _DocumentError(
+                    LoadProblem.ALIAS, "YAML aliases/anchors are not allowed in a rule feed"
+                )
+            continue  # an allowed alias is not walked twice
+        seen.add(id(node))
+        if depth > limits.max_depth:
+            raise _DocumentError(
+                LoadProblem.DEPTH, f"nesting deeper than {limits.max_depth} levels"
+            )
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack.append((key, depth + 1))
+                stack.append((value, depth + 1))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+
+
+def load_document(
+    text: str, limits: LoadLimits = LoadLimits()
+) -> tuple[Any, LoadProblem | None, str | None]:
+    """Safe-load one YAML document: ``(value, problem, error)``; value is None on error."""
+    loader = RuleLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None, None
+        _check_graph(node, limits)
+        return loader.construct_document(node), None, None  # type: ignore[no-untyped-call]
+    except _DocumentError as exc:
+        return None, exc.problem, str(exc)
+    except yaml.constructor.ConstructorError as exc:
+        # The safe constructor refuses every tag it does not know (``!!python/object`` ...).
+        return None, LoadProblem.TAG, f"unsupported YAML tag: {exc.problem}"
+    except yaml.YAMLError as exc:
+        return None, LoadProblem.SYNTAX, f"invalid YAML: {exc}"
+    except RecursionError:
+        return None, LoadProblem.DEPTH, "nesting too deep to load"
+    finally:
+        loader.dispose()
+
+
+def split_documents(text: str) -> list[tuple[str, bool]]:
+    """Split YAML text at ``---`` lines: ``(document text, is_trailing_empty)`` pairs.
+
+    A blank (or comment-only) preamble before the first ``---`` is not a document, so an empty
+    body has none and a leading ``---`` is fine; a blank piece after the last ``---`` is the
+    trailing empty document YAML sees there.
+    """
+    first, *rest = _SEPARATOR.split(text)
+    pieces = ([] if _is_blank(first) else [first]) + [_drop_newline(p) for p in rest]
+    return [
+        (piece, bool(rest) and position == len(pieces) - 1 and _is_blank(piece))
+        for position, piece in enumerate(pieces)
+    ]
+
+
+def _drop_newline(piece: str) -> str:
+    """The text after a ``---`` line starts with that line's newline: drop it."""
+    return piece[1:] if piece.startswith("\n") else piece
+
+
+def _is_blank(text: str) -> bool:
+    """Whitespace and comments only."""
+    return bool(_BLANK_OR_COMMENT.match(text))
+
+
+def parse_body(body: bytes, *, source: str, limits: LoadLimits = LoadLimits()) -> RuleSet:
+    """Decode and split a body, then safe-load each document on its own."""
+    if len(body) > limits.max_body_bytes:
+        return RuleSet(
+            source, (), error=f"body is {len(body)} bytes, above the {limits.max_body_bytes} limit"
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RuleSet(
+            source, (), error=f"body is not UTF-8: byte {exc.start} is {body[exc.start]:#04x}"
+        )
+    warnings: list[str] = []
+    if text.startswith(_BOM):
+        text = text[1:]
+        warnings.append("body starts with a UTF-8 byte-order mark")
+    text = text.replace("\r\n", "\n")
+    pieces = split_documents(text)
+    error = None
+    if len(pieces) > limits.max_documents:
+        error = (
+            f"{len(pieces)} documents, above the {limits.max_documents} limit: checked the first"
+        )
+        pieces = pieces[: limits.max_documents]
+    documents = []
+    for index, (doc_text, trailing) in enumerate(pieces):
+        data, problem, why = load_document(doc_text, limits)
+        documents.append(
+            RuleDocument(index, doc_text, data, why, source, problem=problem, trailing=trailing)
+        )
+    return RuleSet(source, tuple(documents), error=error, warnings=tuple(warnings))

@@ -1,0 +1,150 @@
+"""Running the rule checks (document, collection, compile, validators) on bodies of rules.
+
+Used by ``soc-conformance rules`` on files and by server mode on the responses it fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from conformance import checks as _checks  # noqa: F401 - registers the built-in checks
+from conformance import contract
+from conformance.compile import (
+    CompiledRule,
+    CompileJob,
+    RuleOutcome,
+    ToolchainConfig,
+    check_targets_installed,
+)
+from conformance.findings import CheckFailure, Finding, SkipCheck, UsageError
+from conformance.indicators import rule_identity
+from conformance.registry import REGISTRY, CheckSpec
+from conformance.results import CheckResult, CompileMatrix
+from conformance.validators import offline_validators
+
+#: Checks only run when asked for: by an option, or by name with ``--check``.
+_OPT_IN = {"id_is_uuid_v4"}
+_SCOPES = ("collection", "document", "compile")
+
+
+@dataclass(frozen=True)
+class RuleCheckOptions:
+    """How to judge bodies of rules. Built by the CLI (or server mode) from its options."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    targets: tuple[str, ...] = contract.DEFAULT_TARGETS
+    required_targets: tuple[str, ...] = contract.REQUIRED_TARGETS
+    uuid_v4: bool = False
+    attack_data: str | None = None
+    strict: bool = False
+    workers: int = 2
+    validators: bool = True
+
+    def all_targets(self) -> tuple[str, ...]:
+        """The targets to compile for: ``targets`` plus any required one not listed."""
+        extra = tuple(t for t in self.required_targets if t not in self.targets)
+        return self.targets + extra
+
+
+def selected_checks(options: RuleCheckOptions) -> list[CheckSpec]:
+    """The checks a run executes (unknown names are a usage error)."""
+    import conformance.validators  # noqa: F401 - registers pysigma_validators_pass
+
+    chosen = REGISTRY.select(scopes=_SCOPES, include=options.include, exclude=options.exclude)
+    if options.uuid_v4:
+        chosen += [c for c in REGISTRY.all("document") if c.name == "id_is_uuid_v4"]
+    dropped = set() if options.validators else {"pysigma_validators_pass"}
+    dropped |= {n for n in _OPT_IN if n not in options.include and not options.uuid_v4}
+    unique = {c.name: c for c in chosen if c.name not in dropped}
+    return list(unique.values())
+
+
+def _run(spec: CheckSpec, subject: Any, result: CheckResult) -> None:
+    """Run one check on one subject into its result; a crashing check is a finding."""
+    try:
+        result.findings.extend(spec.run(subject))
+    except CheckFailure as failure:
+        result.findings.append(failure.finding)
+    except SkipCheck as skip:
+        result.skip_reason = result.skip_reason or skip.reason
+    except Exception as exc:  # noqa: BLE001 - a hostile input must not crash the checker
+        result.findings.append(
+            Finding(check=spec.name, message=f"the check crashed: {type(exc).__name__}: {exc}")
+        )
+
+
+def check_rulesets(
+    rulesets: Sequence[Any], options: RuleCheckOptions = RuleCheckOptions()
+) -> tuple[list[CheckResult], CompileMatrix]:
+    """Run every selected check on every body; return the results and the compile matrix."""
+    specs = selected_checks(options)
+    results = {s.name: CheckResult(s.name, s.scope, s.description) for s in specs}
+    targets = options.all_targets()
+    matrix = CompileMatrix(targets=list(targets), required=list(options.required_targets))
+    compile_specs = [s for s in specs if s.scope == "compile"]
+    job = None
+    if compile_specs:
+        check_targets_installed(targets)
+        names = offline_validators(attack_data=options.attack_data)
+        wants_validators = any(s.name == "pysigma_validators_pass" for s in compile_specs)
+        config = ToolchainConfig(targets, names if wants_validators else (), options.attack_data)
+        items = [
+            (r, doc.index, doc.data)
+            for r, ruleset in enumerate(rulesets)
+            for doc in ruleset.documents
+            if doc.mapping is not None and "action" not in doc.mapping
+        ]
+        job = CompileJob(config, items, options.workers)
+    for ruleset in rulesets:
+        for spec in specs:
+            if spec.scope == "collection":
+                _run(spec, ruleset, results[spec.name])
+            elif spec.scope == "document":
+                for doc in ruleset.documents:
+                    _run(spec, doc, results[spec.name])
+    if job is not None:
+        required = frozenset(options.required_targets)
+        for subject in _compiled(rulesets, job.results(), required):
+            _count(matrix, subject)
+            for spec in compile_specs:
+                _run(spec, subject, results[spec.name])
+    return [results[s.name] for s in _ordered(specs)], matrix
+
+
+def _compiled(
+    rulesets: Sequence[Any], outcomes: Iterable[RuleOutcome], required: frozenset[str]
+) -> Iterator[CompiledRule]:
+    for outcome in outcomes:
+        document = rulesets[outcome.ruleset].documents[outcome.index]
+        yield CompiledRule(document, outcome, required)
+
+
+def _count(matrix: CompileMatrix, subject: CompiledRule) -> None:
+    """Add one rule's target outcomes to the matrix, under its inferred IOC type."""
+    identity = rule_identity(subject.document)
+    ioc_type = (identity.ioc_type if identity else None) or "unknown"
+    for outcome in subject.outcome.targets:
+        cell = matrix.cell(ioc_type, outcome.target)
+        if outcome.ok:
+            cell.ok += 1
+        else:
+            cell.failed += 1
+
+
+def _ordered(specs: list[CheckSpec]) -> list[CheckSpec]:
+    """Checks in report order: body first, then documents, then compile."""
+    rank = {scope: i for i, scope in enumerate(_SCOPES)}
+    return sorted(specs, key=lambda s: rank[s.scope])
+
+
+def check_names() -> list[str]:
+    """Every rule check's name (for ``--help`` and error messages)."""
+    import conformance.validators  # noqa: F401 - registers pysigma_validators_pass
+
+    return sorted(c.name for scope in _SCOPES for c in REGISTRY.all(scope))
+
+
+__all__ = ["RuleCheckOptions", "UsageError", "check_names", "check_rulesets", "selected_checks"]
