@@ -1,0 +1,521 @@
+"""Faults for testing clients on the bad days: a registry of named faults and a WSGI middleware.
+
+Faults are off by default. They are chosen per run (``soc-mock serve --fault NAME[:ARG...]``,
+parsed by :func:`parse_fault_spec`) or per request with the header ``X-Mock-Fault: NAME[:ARG...]``,
+which is honoured only when faults are enabled and the client is on a loopback address (a 403
+envelope otherwise). ``ARG`` is a rate in [0, 1] (``503:0.3``), a duration (``latency:200ms``,
+``429-burst:3s``) or a cap on how many times the fault fires (``503:max=2``).
+
+The middleware wraps ``app.wsgi_app``. It first lets the app answer, then decorates only
+answers to ``/api/v1/...`` that are 200: a 401 stays a 401, so a client's auth handling is
+tested apart from its fault handling. Every random choice comes from one ``random.Random(seed)``
+drawn in request order, so a run is reproducible; every delay is capped.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import os
+import random
+import re
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from http import HTTPStatus
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from mockserver.errors import (
+    APIError,
+    ConfigError,
+    InternalError,
+    InvalidParameter,
+    RateLimitExceeded,
+    envelope,
+    new_request_id,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+FAULT_HEADER: Final = "X-Mock-Fault"
+API_PREFIX: Final = "/api/v1/"
+#: Upper bounds that keep every fault finite, whatever the caller asks for.
+MAX_DELAY_SECONDS: Final = 10.0
+MAX_BURST_SECONDS: Final = 60.0
+MAX_DRIBBLE_SECONDS: Final = 30.0
+DRIBBLE_PIECES: Final = 20
+
+Stage = Literal["delay", "status", "body", "delivery"]
+
+
+class FaultSpecError(ConfigError):
+    """A fault specification (``--fault`` value or ``X-Mock-Fault`` header) is malformed."""
+
+
+class BadGateway(APIError):
+    """502, as a proxy in front of the API answers when the API is down (fault ``502``)."""
+
+    status = 502
+    code = "bad_gateway"
+
+
+class ServiceUnavailable(APIError):
+    """503, as during maintenance or overload (fault ``503``)."""
+
+    status = 503
+    code = "service_unavailable"
+
+
+class FaultInjectionRefused(APIError):
+    """403 for ``X-Mock-Fault`` when faults are off or the client is not on loopback."""
+
+    status = 403
+    code = "fault_injection_refused"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A named fault: its one-line help, its stage and, for timed faults, its duration bounds.
+
+    Stages apply in order: ``delay`` (sleep), ``status`` (replace the answer), ``body``
+    (rewrite the YAML body, only on the Sigma endpoint) and ``delivery`` (how bytes are sent).
+    """
+
+    name: str
+    summary: str
+    stage: Stage
+    yaml_only: bool = False
+    default_seconds: float | None = None
+    max_seconds: float | None = None
+
+
+_REGISTRY: Final = (
+    Fault("429-burst", "429 rate_limit_exceeded with X-RateLimit-* until the burst's reset "
+          "(default 2s)", "status", default_seconds=2.0, max_seconds=MAX_BURST_SECONDS),
+    Fault("500", "500 internal_error in the JSON error envelope", "status"),
+    Fault("502", "502 bad_gateway in the JSON error envelope", "status"),
+    Fault("503", "503 service_unavailable in the JSON error envelope", "status"),
+    Fault("latency", "fixed delay before the answer (default 200ms, max 10s)", "delay",
+          default_seconds=0.2, max_seconds=MAX_DELAY_SECONDS),
+    Fault("jitter", "seeded random delay between 0 and the duration (default 500ms, max 10s)",
+          "delay", default_seconds=0.5, max_seconds=MAX_DELAY_SECONDS),
+    Fault("dribble", "body sent in 20 slow pieces over the duration (default 1s, max 30s)",
+          "delivery", default_seconds=1.0, max_seconds=MAX_DRIBBLE_SECONDS),
+    Fault("truncate", "Content-Length promised, body cut mid-document, connection closed",
+          "delivery"),
+    Fault("reset", "connection reset (TCP RST) before any byte of the answer", "delivery"),
+    Fault("invalid-yaml", "an unparseable YAML document in the middle of the rules", "body",
+          yaml_only=True),
+    Fault("duplicate-id", "one rule document served twice (a duplicate id)", "body",
+          yaml_only=True),
+    Fault("action-global", "an 'action: global' document first, merged by pySigma into "
+          "every rule", "body", yaml_only=True),
+    Fault("bom-crlf", "UTF-8 byte order mark and CRLF line ends (valid YAML: must still work)",
+          "body", yaml_only=True),
+    Fault("empty-200", "200 with an empty body (no rules), headers kept", "body", yaml_only=True),
+)  # fmt: skip
+#: Every fault by name, in the order ``soc-mock faults`` lists them.
+FAULTS: Final[Mapping[str, Fault]] = MappingProxyType({f.name: f for f in _REGISTRY})
+
+
+def describe_faults() -> list[str]:
+    """Return one help line per fault, for ``soc-mock faults``."""
+    width = max(len(name) for name in FAULTS)
+    return [f"{f.name.ljust(width)}  {f.summary}" for f in FAULTS.values()]
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A chosen fault: fire with probability ``rate``, at most ``max_times`` times if given."""
+
+    name: str
+    rate: float = 1.0
+    seconds: float | None = None
+    max_times: int | None = None
+
+    @property
+    def fault(self) -> Fault:
+        """The registered fault this spec names."""
+        return FAULTS[self.name]
+
+    @property
+    def duration(self) -> float:
+        """The effective duration in seconds, capped by the fault's maximum."""
+        fault = self.fault
+        chosen = self.seconds if self.seconds is not None else fault.default_seconds or 0.0
+        return min(chosen, fault.max_seconds or 0.0)
+
+    def __str__(self) -> str:
+        """Render back to the ``NAME[:ARG...]`` form that :func:`parse_fault_spec` reads."""
+        parts = [self.name]
+        if self.rate != 1.0:
+            parts.append(f"{self.rate:g}")
+        if self.seconds is not None:
+            parts.append(f"{self.seconds * 1000:g}ms")
+        if self.max_times is not None:
+            parts.append(f"max={self.max_times}")
+        return ":".join(parts)
+
+
+_DURATION = re.compile(r"\A(\d+(?:\.\d+)?)(ms|s)\Z")
+_MAX_TIMES = re.compile(r"\Amax=(\d+)\Z")
+
+
+def parse_fault_spec(text: str) -> FaultSpec:
+    """Parse ``NAME[:ARG...]`` (ARG: a rate, a duration such as ``200ms``, or ``max=N``)."""
+    name, *args = text.strip().split(":")
+    if name not in FAULTS:
+        raise FaultSpecError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+    spec = FaultSpec(name)
+    for arg in args:
+        duration, max_times = _DURATION.match(arg), _MAX_TIMES.match(arg)
+        if duration:
+            if FAULTS[name].max_seconds is None:
+                raise FaultSpecError(f"fault {name!r} takes no duration (got {arg!r})")
+            scale = 0.001 if duration.group(2) == "ms" else 1.0
+            spec = replace(spec, seconds=float(duration.group(1)) * scale)
+        elif max_times:
+            spec = replace(spec, max_times=int(max_times.group(1)))
+        else:
+            try:
+                rate = float(arg)
+            except ValueError:
+                raise FaultSpecError(f"bad argument {arg!r} in fault {text!r}") from None
+            if not 0.0 <= rate <= 1.0:
+                raise FaultSpecError(f"rate {arg!r} in fault {text!r} is not in [0, 1]")
+            spec = replace(spec, rate=rate)
+    return spec
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """The fault part of the mock's configuration: off unless ``enabled``.
+
+    ``enabled`` gates both the run-level ``specs`` and the per-request header.
+    """
+
+    enabled: bool = False
+    specs: tuple[FaultSpec, ...] = ()
+    seed: int = 0
+
+    @classmethod
+    def from_options(
+        cls, specs: Sequence[str] = (), *, enabled: bool = False, seed: int = 0
+    ) -> FaultSettings:
+        """Build settings from CLI values; naming any fault enables faults."""
+        parsed = tuple(parse_fault_spec(s) for s in specs)
+        return cls(enabled=enabled or bool(parsed), specs=parsed, seed=seed)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer captured from the app, as faults rewrite it."""
+
+    status: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    delivery: FaultSpec | None = None
+
+    @property
+    def code(self) -> int:
+        """The numeric status code."""
+        return int(self.status.split(" ", 1)[0])
+
+    def header(self, name: str) -> str | None:
+        """Return the first value of a header, case-insensitively."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers if k.lower() == lowered), None)
+
+    def with_body(self, body: bytes) -> Reply:
+        """Return a copy with a new body and a Content-Length to match."""
+        kept = tuple((k, v) for k, v in self.headers if k.lower() != "content-length")
+        return replace(self, body=body, headers=(*kept, ("Content-Length", str(len(body)))))
+
+
+@dataclass(frozen=True)
+class FaultEvent:
+    """A fault fired on the ``request``-th request (1-based) to the API."""
+
+    request: int
+    fault: str
+    path: str
+
+
+_RATE_LIMIT_HEADERS: Final = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+_STATUS_ERRORS: Final[Mapping[str, Callable[[], APIError]]] = MappingProxyType(
+    {
+        "500": lambda: InternalError("Internal server error."),
+        "502": lambda: BadGateway("Bad gateway: the upstream server did not answer."),
+        "503": lambda: ServiceUnavailable("Service unavailable, try again later."),
+    }
+)
+_INVALID_DOCUMENT: Final = "title: [unterminated flow sequence\nid: 'broken\n"
+_GLOBAL_DOCUMENT: Final = "action: global\nlogsource:\n  product: linux\n"
+_DOCUMENT_SEPARATOR: Final = re.compile(r"(?m)^---[ \t]*\r?\n")
+
+
+def split_documents(body: bytes) -> list[str]:
+    """Split a multi-document YAML body on ``---`` lines, dropping empty documents."""
+    return [d for d in _DOCUMENT_SEPARATOR.split(body.decode("utf-8")) if d.strip()]
+
+
+def join_documents(documents: Sequence[str]) -> bytes:
+    """Join YAML documents with ``---`` lines, each ending with a newline."""
+    return "---\n".join(d if d.endswith("\n") else d + "\n" for d in documents).encode("utf-8")
+
+
+def rewrite_body(name: str, body: bytes) -> bytes:
+    """Apply a ``body`` stage fault to a Sigma YAML body (a pure function)."""
+    if name == "empty-200":
+        return b""
+    if name == "bom-crlf":
+        return b"\xef\xbb\xbf" + body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    documents = split_documents(body)
+    middle = len(documents) // 2
+    if name == "invalid-yaml":
+        documents.insert(middle, _INVALID_DOCUMENT)
+    elif name == "duplicate-id" and documents:
+        documents.insert(middle + 1, documents[middle])
+    elif name == "action-global":
+        documents.insert(0, _GLOBAL_DOCUMENT)
+    return join_documents(documents)
+
+
+def truncation_point(body: bytes) -> int:
+    """Return where ``truncate`` cuts: the middle of the middle document (never the end)."""
+    if not body:
+        return 0
+    documents = split_documents(body)
+    target = documents[len(documents) // 2] if documents else ""
+    start = body.decode("utf-8").find(target)
+    text_cut = start + max(1, len(target) // 2) if start >= 0 else len(body) // 2
+    # Measured in characters; convert to bytes so a multi-byte character may be split too.
+    return min(len(body.decode("utf-8")[:text_cut].encode("utf-8")), len(body) - 1)
+
+
+def abort_connection(environ: WSGIEnvironment) -> None:
+    """Reset the client's TCP connection (RST, no FIN) and raise ConnectionResetError.
+
+    With werkzeug's server the connection socket is in ``environ['werkzeug.socket']``: with
+    SO_LINGER 0, closing its descriptor sends a RST. The descriptor is closed by ``dup2``-ing
+    a dead socketpair end over it, so the server's later reads see EOF and its writes a broken
+    pipe, never a recycled descriptor. Elsewhere (other servers, a test client) the raised
+    ConnectionResetError is the fallback: the server drops the answer.
+    """
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket) and sock.fileno() >= 0:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        alive, dead = socket.socketpair()
+        dead.close()
+        os.dup2(alive.fileno(), sock.fileno())
+        alive.close()
+    raise ConnectionResetError("mock fault: connection reset")
+
+
+def is_loopback(environ: WSGIEnvironment) -> bool:
+    """Tell whether the request came from a loopback address."""
+    try:
+        return ipaddress.ip_address(str(environ.get("REMOTE_ADDR", ""))).is_loopback
+    except ValueError:
+        return False
+
+
+def error_reply(error: APIError, request_id: str | None = None) -> Reply:
+    """Build the answer for ``error`` in the documented JSON error envelope."""
+    body = json.dumps(envelope(error, request_id or new_request_id())).encode("utf-8")
+    status = f"{error.status} {HTTPStatus(error.status).phrase}"
+    return Reply(status, (("Content-Type", "application/json"),), b"").with_body(body)
+
+
+class FaultMiddleware:
+    """WSGI middleware that injects the configured faults into the app's answers.
+
+    It keeps, per instance, the seeded random generator, how often each spec fired, the end
+    of the current 429 burst and a log of fired faults (:meth:`events`), all under one lock
+    because the threaded server calls it from several threads.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        settings: FaultSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Wrap ``app``; ``sleep`` and ``clock`` are injectable so tests see every delay."""
+        self.app = app
+        self.settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        # Seeded for reproducible runs; nothing here is security-sensitive.
+        self._random = random.Random(settings.seed)  # noqa: S311
+        self._fired: dict[int, int] = {}
+        self._burst_until = 0.0
+        self._requests = 0
+        self._events: list[FaultEvent] = []
+
+    def events(self) -> tuple[FaultEvent, ...]:
+        """Return the faults fired so far, in order."""
+        with self._lock:
+            return tuple(self._events)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer one request, with faults if enabled and chosen."""
+        header = environ.get("HTTP_X_MOCK_FAULT")
+        requested: FaultSpec | None = None
+        if header is not None:
+            outcome = self._requested(environ, str(header))
+            if isinstance(outcome, Reply):
+                return self._send(outcome, environ, start_response)
+            requested = outcome
+        path = str(environ.get("PATH_INFO", ""))
+        if not self.settings.enabled or not path.startswith(API_PREFIX):
+            return self.app(environ, start_response)
+        reply = self._capture(environ)
+        if reply.code != 200:
+            return self._send(reply, environ, start_response)
+        return self._send(self._inject(reply, requested, path), environ, start_response)
+
+    def _requested(self, environ: WSGIEnvironment, header: str) -> FaultSpec | Reply:
+        """Parse the ``X-Mock-Fault`` header, or return the refusal to send instead."""
+        if not self.settings.enabled:
+            reason = f"{FAULT_HEADER} is refused: faults are not enabled on this server."
+            return error_reply(FaultInjectionRefused(reason))
+        if not is_loopback(environ):
+            reason = f"{FAULT_HEADER} is only honoured from a loopback address."
+            return error_reply(FaultInjectionRefused(reason))
+        try:
+            # One request asks for one fault: a rate would be meaningless, so it always fires.
+            return replace(parse_fault_spec(header), rate=1.0, max_times=None)
+        except FaultSpecError as exc:
+            return error_reply(InvalidParameter(FAULT_HEADER, list(FAULTS), header, str(exc)))
+
+    def _capture(self, environ: WSGIEnvironment) -> Reply:
+        """Run the app and collect its whole answer."""
+        captured: list[tuple[str, list[tuple[str, str]]]] = []
+        written: list[bytes] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured[:] = [(status, headers)]
+            return written.append
+
+        iterable = self.app(environ, start)
+        try:
+            written.extend(iterable)
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+        status, headers = captured[0]
+        return Reply(status, tuple(headers), b"".join(written))
+
+    def _inject(self, reply: Reply, requested: FaultSpec | None, path: str) -> Reply:
+        """Choose the faults for this answer and apply them stage by stage."""
+        is_yaml = "yaml" in (reply.header("Content-Type") or "")
+        with self._lock:
+            self._requests += 1
+            number = self._requests
+            chosen = self._choose(requested, is_yaml)
+            now = self._clock()
+            if any(s.name == "429-burst" for s in chosen):
+                spec = next(s for s in chosen if s.name == "429-burst")
+                self._burst_until = max(self._burst_until, math.ceil(now + spec.duration))
+            in_burst = now < self._burst_until
+            delays = [self._delay_of(s) for s in chosen if s.fault.stage == "delay"]
+            self._events.extend(FaultEvent(number, s.name, path) for s in chosen)
+            burst_end = self._burst_until
+        for delay in delays:
+            self._sleep(delay)
+        statuses = [s for s in chosen if s.fault.stage == "status" and s.name != "429-burst"]
+        if in_burst:
+            return self._rate_limited(reply, burst_end)
+        if statuses:
+            failed = error_reply(_STATUS_ERRORS[statuses[0].name](), reply.header("X-Request-Id"))
+            kept = tuple(h for h in reply.headers if h[0].lower() in _RATE_LIMIT_HEADERS)
+            return replace(failed, headers=failed.headers + kept)
+        for spec in chosen:
+            if spec.fault.stage == "body":
+                reply = reply.with_body(rewrite_body(spec.name, reply.body))
+        delivery = next((s for s in chosen if s.fault.stage == "delivery"), None)
+        return replace(reply, delivery=delivery)
+
+    def _choose(self, requested: FaultSpec | None, is_yaml: bool) -> list[FaultSpec]:
+        """Draw which specs fire on this answer (caller holds the lock)."""
+        if requested is not None:
+            return [] if requested.fault.yaml_only and not is_yaml else [requested]
+        chosen = []
+        for index, spec in enumerate(self.settings.specs):
+            if spec.fault.yaml_only and not is_yaml:
+                continue
+            if spec.max_times is not None and self._fired.get(index, 0) >= spec.max_times:
+                continue
+            # Always draw, even at rate 1, so each spec's dice do not depend on the others'.
+            if self._random.random() < spec.rate:
+                self._fired[index] = self._fired.get(index, 0) + 1
+                chosen.append(spec)
+        return chosen
+
+    def _delay_of(self, spec: FaultSpec) -> float:
+        """Seconds to wait for a delay fault (caller holds the lock: jitter draws)."""
+        if spec.name == "jitter":
+            return self._random.uniform(0.0, spec.duration)
+        return spec.duration
+
+    def _rate_limited(self, reply: Reply, reset: float) -> Reply:
+        """The 429 answer of a burst, with the vendor's X-RateLimit-* meaning."""
+        reason = "Rate limit exceeded: wait until X-RateLimit-Reset before retrying."
+        limited = error_reply(RateLimitExceeded(reason), reply.header("X-Request-Id"))
+        limit = reply.header("X-RateLimit-Limit") or "1"
+        headers = (
+            ("X-RateLimit-Limit", limit),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", str(int(reset))),
+        )
+        return replace(limited, headers=limited.headers + headers)
+
+    def _send(
+        self, reply: Reply, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Start the response and return the body, delivered as the reply's fault says."""
+        start_response(reply.status, list(reply.headers))
+        if reply.delivery is None:
+            return [reply.body]
+        if reply.delivery.name == "reset":
+            return _reset_body(environ)
+        if reply.delivery.name == "truncate":
+            return [reply.body[: truncation_point(reply.body)]] if reply.body else []
+        return self._dribble(reply.body, reply.delivery.duration)
+
+    def _dribble(self, body: bytes, seconds: float) -> Iterator[bytes]:
+        """Yield the body in DRIBBLE_PIECES pieces spread over ``seconds``."""
+        size = max(1, math.ceil(len(body) / DRIBBLE_PIECES))
+        for offset in range(0, len(body), size):
+            if offset:
+                self._sleep(seconds / DRIBBLE_PIECES)
+            yield body[offset : offset + size]
+
+
+def _reset_body(environ: WSGIEnvironment) -> Iterator[bytes]:
+    """A body that resets the connection when the server starts sending it."""
+    abort_connection(environ)
+    yield b""  # pragma: no cover - abort_connection always raises
+
+
+def install_faults(app: Any, settings: FaultSettings) -> FaultMiddleware:
+    """Wrap a Flask app's ``wsgi_app`` with the fault middleware and return the middleware.
+
+    The middleware is also kept in ``app.extensions["socdefenders_faults"]`` so tests and the
+    client mode can read :meth:`FaultMiddleware.events`.
+    """
+    middleware = FaultMiddleware(app.wsgi_app, settings)
+    app.wsgi_app = middleware
+    app.extensions["socdefenders_faults"] = middleware
+    return middleware
