@@ -128,14 +128,16 @@ class _Toolchain:
         for spec in config.targets:
             target = Target.parse(spec)
             pipeline = resolver.resolve([target.pipeline], target=target.backend)
-            self.backends[spec] = plugins.backends[target.backend](processing_pipeline=pipeline)
+            backend_class: Any = plugins.backends[target.backend]
+            self.backends[spec] = backend_class(processing_pipeline=pipeline)
         if config.attack_data is not None:
             from sigma.data import mitre_attack
 
             # A private cache: set_url clears the cache, and the user's own must stay intact.
             mitre_attack.set_cache_dir(tempfile.mkdtemp(prefix="soc-conformance-attack-"))
             mitre_attack.set_url(config.attack_data)
-        self.validators = {name: plugins.validators[name]() for name in config.validators}
+        validator_classes: dict[str, Any] = dict(plugins.validators)
+        self.validators = {name: validator_classes[name]() for name in config.validators}
 
 
 @functools.cache

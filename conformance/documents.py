@@ -87,7 +87,7 @@ class RuleLoader(yaml.CSafeLoader):
         """Build a mapping, refusing a key seen twice."""
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if isinstance(key, Hashable) and key in seen:
                 line = key_node.start_mark.line + 1
                 raise _DocumentError(
@@ -135,7 +135,7 @@ def load_document(
         if node is None:
             return None, None, None
         _check_graph(node, limits)
-        return loader.construct_document(node), None, None  # type: ignore[no-untyped-call]
+        return loader.construct_document(node), None, None
     except _DocumentError as exc:
         return None, exc.problem, str(exc)
     except yaml.constructor.ConstructorError as exc:

@@ -20,13 +20,13 @@ from conformance.compile import (
 )
 from conformance.findings import CheckFailure, Finding, SkipCheck, UsageError
 from conformance.indicators import rule_identity
-from conformance.registry import REGISTRY, CheckSpec
+from conformance.registry import REGISTRY, CheckSpec, Scope
 from conformance.results import CheckResult, CompileMatrix
 from conformance.validators import offline_validators
 
 #: Checks only run when asked for: by an option, or by name with ``--check``.
 _OPT_IN = {"id_is_uuid_v4"}
-_SCOPES = ("collection", "document", "compile")
+_SCOPES: tuple[Scope, ...] = ("collection", "document", "compile")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from conformance.checks.document import document_finding
 from conformance.documents import LoadProblem, RuleDocument, RuleSet
@@ -47,9 +47,7 @@ def body_is_utf8_yaml(rules: RuleSet) -> Iterator[Finding]:
             )
 
 
-def _repeats(
-    rules: RuleSet, key_of: dict[int, str | None]
-) -> Iterator[tuple[str, list[RuleDocument]]]:
+def _repeats(rules: RuleSet, key_of: Mapping[int, str]) -> Iterator[tuple[str, list[RuleDocument]]]:
     """Keys shared by two or more documents, with those documents in body order."""
     groups: dict[str, list[RuleDocument]] = defaultdict(list)
     for doc in rules.documents:

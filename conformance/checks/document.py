@@ -298,8 +298,8 @@ def _hash_edges_only(field: str | None, raw: str) -> bool:
     """``*SHA256=...*`` on ``Hashes`` is a contains match: wildcards at the edges only."""
     if (field or "").lower() not in ("hashes", "hash"):
         return False
-    _, inner = unescape_sigma(raw.strip("*"))
-    return not any(c in inner for c in "*?")
+    _, inner_wildcards = unescape_sigma(raw.strip("*"))
+    return not inner_wildcards
 
 
 @check("document")
@@ -307,9 +307,11 @@ def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
     """Logsource category and detection field are the documented ones for the IOC's type
     (``cve`` and ``email`` have no documented mapping: any is accepted)."""
     identity = rule_identity(doc)
-    if identity is None or identity.ioc_type not in contract.TYPE_MAPPINGS:
+    if identity is None or identity.ioc_type is None:
         return
-    mapping = contract.TYPE_MAPPINGS[identity.ioc_type]
+    mapping = contract.TYPE_MAPPINGS.get(identity.ioc_type)
+    if mapping is None:
+        return
     problems = []
     if identity.category not in mapping.categories:
         problems.append(f"category {identity.category!r}")

@@ -1,0 +1,1 @@
+"""The ``soc-conformance`` subcommands, one module each (thin click layers over the runners)."""

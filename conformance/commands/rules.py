@@ -1,0 +1,132 @@
+"""``soc-conformance rules FILE... | -``: every rule check on saved files (or stdin).
+
+The gate a user puts in the cron job between download and SIEM push. Exit codes: 0 conformant,
+1 failures, 2 usage error, 3 could not test (e.g. an unreadable file).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from conformance import contract
+from conformance.documents import RuleSet, parse_body
+from conformance.findings import ConformanceError, HarnessError, UsageError
+from conformance.results import RunResult
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Options given repeatedly and/or comma-separated, flattened, order kept, no repeats."""
+    out: list[str] = []
+    for value in values:
+        out += [v.strip() for v in value.split(",") if v.strip() and v.strip() not in out]
+    return tuple(out)
+
+
+def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
+    """Read and split every file (``-`` is stdin); an unreadable file is a harness error."""
+    rulesets = []
+    for name in files:
+        if name == "-":
+            body = sys.stdin.buffer.read()
+            source = "<stdin>"
+        else:
+            try:
+                body = Path(name).read_bytes()
+            except OSError as exc:
+                raise HarnessError(f"cannot read {name}: {exc.strerror or exc}") from exc
+            source = name
+        rulesets.append(parse_body(body, source=source))
+    return rulesets
+
+
+def _write(path: str | None, text: str) -> None:
+    if path is None:
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+@click.command("rules")
+@click.argument("files", nargs=-1, required=True)
+@click.option(
+    "--targets",
+    multiple=True,
+    metavar="T[,T...]",
+    help="Compile targets backend+pipeline (default: the four documented ones).",
+)
+@click.option(
+    "--require-target",
+    multiple=True,
+    metavar="T",
+    help="Make a target's compile failures fail the run (repeatable).",
+)
+@click.option("--strict", is_flag=True, help="Undocumented expectations fail instead of warn.")
+@click.option("--check", "include", multiple=True, metavar="NAME", help="Run only these checks.")
+@click.option("--exclude", multiple=True, metavar="NAME", help="Skip these checks.")
+@click.option("--uuid-v4", is_flag=True, help="Demand random (v4) UUID ids.")
+@click.option(
+    "--attack-data",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Local MITRE ATT&CK STIX JSON: enables the ATT&CK validators.",
+)
+@click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--no-validators", is_flag=True, help="Skip pySigma's validators.")
+def rules_command(
+    files: tuple[str, ...],
+    targets: tuple[str, ...],
+    require_target: tuple[str, ...],
+    strict: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    uuid_v4: bool,
+    attack_data: str | None,
+    junitxml: str | None,
+    json_path: str | None,
+    workers: int,
+    no_validators: bool,
+) -> None:
+    """Check saved Sigma rule files (or - for stdin) against the SOC Defenders contract.
+
+    Required targets default to splunk+sysmon and lucene+ecs_windows (those of them listed in
+    --targets when --targets is given); advisory targets only show in the compile matrix.
+    """
+    from conformance.report import render_json, render_junit, render_text
+    from conformance.rules_runner import RuleCheckOptions, check_rulesets
+
+    chosen = _split(targets) or contract.DEFAULT_TARGETS
+    required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + _split(require_target)
+    options = RuleCheckOptions(
+        include=_split(include),
+        exclude=_split(exclude),
+        targets=chosen,
+        required_targets=tuple(dict.fromkeys(required)),
+        uuid_v4=uuid_v4,
+        attack_data=attack_data,
+        strict=strict,
+        workers=workers,
+        validators=not no_validators,
+    )
+    subject = ", ".join("<stdin>" if f == "-" else f for f in files)
+    try:
+        rulesets = read_rulesets(files)
+        checks, matrix = check_rulesets(rulesets, options)
+        result = RunResult(
+            mode="rules", subject=subject, seed=None, strict=strict, checks=checks, matrix=matrix
+        )
+        click.echo(render_text(result), nl=False)
+        _write(json_path, render_json(result))
+        _write(junitxml, render_junit(result))
+    except UsageError as exc:
+        click.echo(f"usage error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except ConformanceError as exc:
+        click.echo(f"could not test: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(result.exit_code())
