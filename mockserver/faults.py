@@ -351,16 +351,24 @@ class FaultMiddleware:
     ) -> None:
         """Wrap ``app``; ``sleep`` and ``clock`` are injectable so tests see every delay."""
         self.app = app
-        self.settings = settings
         self._sleep = sleep
         self._clock = clock
         self._lock = threading.Lock()
-        # Seeded for reproducible runs; nothing here is security-sensitive.
-        self._random = random.Random(settings.seed)  # noqa: S311
-        self._fired: dict[int, int] = {}
-        self._burst_until = 0.0
-        self._requests = 0
-        self._events: list[FaultEvent] = []
+        self.reconfigure(settings)
+
+    def reconfigure(self, settings: FaultSettings) -> None:
+        """Start afresh with new settings: new dice, counts, burst and event log.
+
+        The client mode reuses one server for several scenarios this way.
+        """
+        with self._lock:
+            self.settings = settings
+            # Seeded for reproducible runs; nothing here is security-sensitive.
+            self._random = random.Random(settings.seed)  # noqa: S311
+            self._fired: dict[int, int] = {}
+            self._burst_until = 0.0
+            self._requests = 0
+            self._events: list[FaultEvent] = []
 
     def events(self) -> tuple[FaultEvent, ...]:
         """Return the faults fired so far, in order."""
@@ -512,9 +520,14 @@ def _reset_body(environ: WSGIEnvironment) -> Iterator[bytes]:
 def install_faults(app: Any, settings: FaultSettings) -> FaultMiddleware:
     """Wrap a Flask app's ``wsgi_app`` with the fault middleware and return the middleware.
 
-    The middleware is also kept in ``app.extensions["socdefenders_faults"]`` so tests and the
-    client mode can read :meth:`FaultMiddleware.events`.
+    The middleware is kept in ``app.extensions["socdefenders_faults"]`` so tests and the client
+    mode can read its events; installing again only reconfigures it (never wraps twice, so an
+    inner middleware with faults off cannot refuse what the outer one allows).
     """
+    existing = app.extensions.get("socdefenders_faults")
+    if isinstance(existing, FaultMiddleware):
+        existing.reconfigure(settings)
+        return existing
     middleware = FaultMiddleware(app.wsgi_app, settings)
     app.wsgi_app = middleware
     app.extensions["socdefenders_faults"] = middleware
