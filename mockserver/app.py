@@ -1,0 +1,218 @@
+"""The Flask application: ``create_app(config)`` builds it; the views stay thin.
+
+Per request: authenticate (401), count against the key's rate limits (429), check the tier
+(403), parse the query (400), select from the store, answer. Every error is an
+:class:`~mockserver.errors.APIError` rendered by one handler into the JSON envelope; any
+other exception is logged and becomes a 500 in the same envelope, and Flask's
+``got_request_exception`` signal is sent so that a test harness (``liveserver``) can re-raise it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from flask import Flask, Response, g, got_request_exception, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from mockserver.auth import APIKey, KeyRing, presented_key
+from mockserver.clock import Clock, parse_clock
+from mockserver.config import MockConfig
+from mockserver.errors import (
+    APIError,
+    InsufficientTier,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    RateLimitExceeded,
+    envelope,
+    new_request_id,
+)
+from mockserver.fixtures import Dataset, load_dataset, load_key_records
+from mockserver.query import parse_query
+from mockserver.ratelimit import RateLimiter, RateLimitStatus
+from mockserver.render import YAML_MEDIA_TYPE
+from mockserver.store import IOCStore
+
+EXTENSION = "socmock"
+SIGMA_PATH = "/api/v1/iocs/sigma"
+IOCS_PATH = "/api/v1/iocs"
+
+logger = logging.getLogger("mockserver")
+
+
+@dataclass(frozen=True)
+class MockState:
+    """What the views need, built once per app."""
+
+    config: MockConfig
+    store: IOCStore
+    keys: KeyRing
+    limiter: RateLimiter
+    clock: Clock
+    dataset: Dataset
+
+
+def build_state(
+    config: MockConfig, *, dataset: Dataset | None = None, clock: Clock | None = None
+) -> MockState:
+    """Load fixtures and keys and build the store, limiter and clock ``config`` describes."""
+    dataset = dataset if dataset is not None else load_dataset(config.fixtures)
+    tier_names = [tier.name for tier in config.tiers]
+    records = list(load_key_records())
+    if config.keys is not None:
+        records += load_key_records(config.keys)
+    return MockState(
+        config=config,
+        store=IOCStore(dataset.iocs),
+        keys=KeyRing.from_records(records, tiers=tier_names),
+        limiter=RateLimiter(config.tiers, config.rate_limit_storage),
+        clock=clock if clock is not None else parse_clock(config.now, dataset.meta.now),
+        dataset=dataset,
+    )
+
+
+def state() -> MockState:
+    """The current app's MockState."""
+    from flask import current_app
+
+    result: MockState = current_app.extensions[EXTENSION]
+    return result
+
+
+def _args() -> dict[str, list[str]]:
+    return request.args.to_dict(flat=False)
+
+
+def _authorise(*, sigma: bool) -> APIKey:
+    current = state()
+    key = current.keys.authenticate(presented_key(request.headers, _args()))
+    status = current.limiter.hit(key.fingerprint, key.tier)
+    g.rate_limit = status
+    if not status.allowed:
+        raise RateLimitExceeded(
+            f"Rate limit of {status.limit} requests exceeded; retry after "
+            f"X-RateLimit-Reset ({status.reset})."
+        )
+    if sigma and not current.config.tier(key.tier).sigma_access:
+        raise InsufficientTier(
+            "The Sigma rules endpoint needs a Pro subscription.", details={"tier": key.tier}
+        )
+    return key
+
+
+def sigma_rules() -> Response:
+    """``GET /api/v1/iocs/sigma``: the selected IOCs as a multi-document YAML body."""
+    key = _authorise(sigma=True)
+    current = state()
+    query = parse_query(_args())
+    selection = current.store.select(
+        query, now=current.clock.now(), tier=current.config.tier(key.tier), sigma_only=True
+    )
+    return Response(current.store.rules_body(selection.iocs), content_type=YAML_MEDIA_TYPE)
+
+
+def _page_link(offset: int, limit: int) -> str:
+    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("api_key", "offset")]
+    args.append(("offset", str(offset)))
+    args = [(k, v) for k, v in args if k != "limit"] + [("limit", str(limit))]
+    return f"{request.base_url}?{urlencode(args)}"
+
+
+def iocs() -> Response:
+    """``GET /api/v1/iocs``: the selected IOCs as JSON, with paging links."""
+    key = _authorise(sigma=False)
+    current = state()
+    query = parse_query(_args(), json_endpoint=True)
+    now = current.clock.now()
+    selection = current.store.select(query, now=now, tier=current.config.tier(key.tier))
+    end = selection.offset + len(selection.iocs)
+    return jsonify(
+        {
+            "meta": {
+                "total": selection.total,
+                "count": len(selection.iocs),
+                "limit": selection.limit,
+                "offset": selection.offset,
+                "now": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+            "data": [current.store.record(ioc) for ioc in selection.iocs],
+            "links": {
+                "self": _page_link(selection.offset, selection.limit),
+                "next": _page_link(end, selection.limit) if end < selection.total else None,
+            },
+        }
+    )
+
+
+def health() -> Response:
+    """``GET /healthz``: unauthenticated liveness probe."""
+    return jsonify({"status": "ok", "iocs": len(state().store)})
+
+
+def _assign_request_id() -> None:
+    g.request_id = new_request_id()
+
+
+def _finish(response: Response) -> Response:
+    response.headers["X-Request-Id"] = g.get("request_id") or new_request_id()
+    status: RateLimitStatus | None = g.get("rate_limit")
+    if status is not None:
+        response.headers.update(status.headers())
+    return response
+
+
+def _handle_error(exc: Exception) -> Response:
+    if isinstance(exc, APIError):
+        error: APIError = exc
+    elif isinstance(exc, HTTPException):
+        error = _from_http(exc)
+    else:
+        from flask import current_app
+
+        logger.exception("unexpected error in %s %s", request.method, request.path)
+        got_request_exception.send(current_app._get_current_object(), exception=exc)  # type: ignore[attr-defined]
+        error = InternalError("The mock server failed unexpectedly; see its log.")
+    request_id = g.get("request_id") or new_request_id()
+    response = jsonify(envelope(error, request_id))
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
+def _from_http(exc: HTTPException) -> APIError:
+    if exc.code == 404:
+        return NotFound(f"No endpoint at {request.path}.")
+    if exc.code == 405:
+        error = MethodNotAllowed(f"{request.method} is not allowed on {request.path}.")
+        error.headers.update((k, v) for k, v in exc.get_headers() if k.lower() == "allow")
+        return error
+    return APIError(
+        exc.description or exc.name,
+        status=exc.code or 500,
+        code=exc.name.lower().replace(" ", "_"),
+    )
+
+
+def create_app(
+    config: MockConfig | None = None, *, dataset: Dataset | None = None, clock: Clock | None = None
+) -> Flask:
+    """Build the mock's Flask app (``dataset`` and ``clock`` override what config names)."""
+    config = config if config is not None else MockConfig()
+    app = Flask("mockserver")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = build_state(config, dataset=dataset, clock=clock)
+    app.add_url_rule(SIGMA_PATH, "sigma_rules", sigma_rules, methods=["GET"])
+    app.add_url_rule(IOCS_PATH, "iocs", iocs, methods=["GET"])
+    app.add_url_rule("/healthz", "health", health, methods=["GET"])
+    app.before_request(_assign_request_id)
+    app.after_request(_finish)
+    app.register_error_handler(Exception, _handle_error)
+    return app
+
+
+def create_app_from_env() -> Flask:
+    """Build the app from ``SOCMOCK_*`` environment variables (for gunicorn, other WSGI hosts)."""
+    return create_app(MockConfig.from_sources(env=os.environ))

@@ -1,0 +1,141 @@
+"""The mock's configuration: one frozen :class:`MockConfig`, built in one place.
+
+Precedence, highest first: command-line options, then ``SOCMOCK_*`` environment variables,
+then the defaults below.
+
+=========================  ==============================  ======================================
+option                     environment variable            default
+=========================  ==============================  ======================================
+``--host``                 ``SOCMOCK_HOST``                ``127.0.0.1``
+``--port``                 ``SOCMOCK_PORT``                ``8000``
+``--fixtures PATH``        ``SOCMOCK_FIXTURES``            the committed ``iocs.json``
+``--keys PATH``            ``SOCMOCK_KEYS``                none (demo keys only)
+``--now ISO|real``         ``SOCMOCK_NOW``                 the fixtures' ``meta.now``
+``--rate-limit SPEC``      ``SOCMOCK_RATE_LIMIT``          CONTRACT.md §3 per tier
+``--rate-limit-storage``   ``SOCMOCK_RATE_LIMIT_STORAGE``  ``memory://``
+=========================  ==============================  ======================================
+
+A rate-limit SPEC is ``TIER=LIMITS`` with LIMITS in the ``limits`` library's notation
+(``1000/minute;1000000/day``); several tiers are separated by ``,`` (or the option repeated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Final
+
+from mockserver.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """What a subscription tier may do (CONTRACT.md §3)."""
+
+    name: str
+    rate_limits: str
+    max_results: int
+    lookback_days: int
+    sigma_access: bool
+
+
+#: The rate-limits page's table.
+DEFAULT_TIERS: Final = (
+    Tier(
+        "pro", "1000/minute;1000000/day", max_results=10_000, lookback_days=365, sigma_access=True
+    ),
+    Tier("free", "10/minute;1000/day", max_results=100, lookback_days=1, sigma_access=False),
+)
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8000
+DEFAULT_STORAGE: Final = "memory://"
+ENV_PREFIX: Final = "SOCMOCK_"
+
+
+@dataclass(frozen=True, slots=True)
+class MockConfig:
+    """Everything that configures one mock server instance."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    fixtures: Path | None = None
+    keys: Path | None = None
+    now: str | None = None
+    tiers: tuple[Tier, ...] = DEFAULT_TIERS
+    rate_limit_storage: str = DEFAULT_STORAGE
+
+    def tier(self, name: str) -> Tier:
+        """Return the tier called ``name``."""
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise ConfigError(f"unknown tier {name!r}; known: {', '.join(t.name for t in self.tiers)}")
+
+    @classmethod
+    def from_sources(
+        cls, options: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> MockConfig:
+        """Build the config from CLI ``options`` (``None`` = not given), ``env``, defaults."""
+        options = {k: v for k, v in (options or {}).items() if v not in (None, ())}
+        env = env or {}
+
+        def pick(name: str) -> Any:
+            if name in options:
+                return options[name]
+            return env.get(ENV_PREFIX + name.upper()) or None
+
+        config = cls()
+        host = pick("host")
+        port = pick("port")
+        fixtures = pick("fixtures")
+        keys = pick("keys")
+        storage = pick("rate_limit_storage")
+        rate_limit = pick("rate_limit")
+        if port is not None:
+            config = replace(config, port=_port(port))
+        if rate_limit is not None:
+            specs = [rate_limit] if isinstance(rate_limit, str) else list(rate_limit)
+            config = replace(config, tiers=apply_rate_limits(config.tiers, specs))
+        return replace(
+            config,
+            host=str(host) if host is not None else config.host,
+            fixtures=Path(fixtures) if fixtures is not None else None,
+            keys=Path(keys) if keys is not None else None,
+            now=str(pick("now")) if pick("now") is not None else None,
+            rate_limit_storage=str(storage) if storage is not None else config.rate_limit_storage,
+        )
+
+
+def _port(value: Any) -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"port must be an integer, not {value!r}") from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port must be in 0..65535, not {port}")
+    return port
+
+
+def apply_rate_limits(tiers: tuple[Tier, ...], specs: Iterable[str]) -> tuple[Tier, ...]:
+    """Return ``tiers`` with the rate limits the specs set (``pro=5/minute;100/day,free=...``)."""
+    from limits import parse_many  # the limits package is only needed when limits change
+
+    by_name = {tier.name: tier for tier in tiers}
+    for spec in specs:
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            name, sep, limits = part.partition("=")
+            name = name.strip().lower()
+            if not sep or name not in by_name:
+                raise ConfigError(
+                    f"rate limit {part!r} must look like TIER=LIMITS with TIER one of "
+                    f"{', '.join(by_name)} (e.g. pro=1000/minute;1000000/day)"
+                )
+            try:
+                parsed = parse_many(limits)
+            except ValueError as exc:
+                raise ConfigError(f"rate limit {part!r}: {exc}") from exc
+            if not parsed:
+                raise ConfigError(f"rate limit {part!r} names no limit")
+            by_name[name] = replace(by_name[name], rate_limits=limits.strip())
+    return tuple(by_name[tier.name] for tier in tiers)
