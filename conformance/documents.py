@@ -98,6 +98,21 @@ class RuleLoader(yaml.CSafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+    def construct_lenient_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A timestamp, or its text when it names no real day (``2026-02-30``): the date
+        check reports that, where PyYAML would raise ``ValueError`` from deep inside."""
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+RuleLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    RuleLoader.construct_lenient_timestamp,  # type: ignore[arg-type]
+)
+
+
 def _check_graph(root: yaml.Node, limits: LoadLimits) -> None:
     """Refuse aliases (a node reached twice) and nesting deeper than the limit, iteratively."""
     seen: set[int] = set()
@@ -142,7 +157,13 @@ def load_document(
         # The safe constructor refuses every tag it does not know (``!!python/object`` ...).
         return None, LoadProblem.TAG, f"unsupported YAML tag: {exc.problem}"
     except yaml.YAMLError as exc:
+        # libyaml refuses nesting beyond its own bound (1000 levels) as a parse error.
+        if "nesting depth" in str(exc):
+            return None, LoadProblem.DEPTH, f"nesting too deep: {exc}"
         return None, LoadProblem.SYNTAX, f"invalid YAML: {exc}"
+    except (ValueError, TypeError, OverflowError) as exc:
+        # Constructors raise plain exceptions on odd scalars; the document is still unloadable.
+        return None, LoadProblem.SYNTAX, f"cannot construct a value: {exc}"
     except RecursionError:
         return None, LoadProblem.DEPTH, "nesting too deep to load"
     finally:

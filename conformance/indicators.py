@@ -162,8 +162,26 @@ def unescape_sigma(text: str) -> tuple[str, bool]:
     return "".join(out), wildcards
 
 
+_REFANG = (
+    (re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\}", re.I), "."),
+    (re.compile(r"\[@\]|\(@\)|\[at\]|\(at\)|\{at\}", re.I), "@"),
+    (re.compile(r"\[:\]"), ":"),
+    (re.compile(r"\[://\]"), "://"),
+    (re.compile(r"\[/\]"), "/"),
+    (re.compile(r"^hxxp", re.I), "http"),
+)
+
+
+def refang(value: str) -> str:
+    """The value with common defanging undone (to tell what type a defanged IOC is)."""
+    for pattern, replacement in _REFANG:
+        value = pattern.sub(replacement, value)
+    return value
+
+
 def shape_type(value: str) -> str | None:
-    """The IOC type a value looks like, or None."""
+    """The IOC type a value looks like (defanged or not), or None."""
+    value = refang(value)
     if is_ipv4(value):
         return "ipv4"
     if is_ipv6(value):

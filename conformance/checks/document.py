@@ -47,6 +47,13 @@ ATTACK_TACTICS = frozenset(
 )
 
 
+def rule_mapping(doc: RuleDocument) -> dict[str, Any] | None:
+    """The document as a rule: its mapping, unless it is not one or is an action document
+    (judged by ``no_action_documents`` alone)."""
+    data = doc.mapping
+    return None if data is None or "action" in data else data
+
+
 def document_finding(
     doc: RuleDocument,
     check_name: str,
@@ -121,7 +128,7 @@ def no_action_documents(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def required_fields_present(doc: RuleDocument) -> Iterator[Finding]:
     """``title``, ``id``, ``logsource`` and ``detection`` with a ``condition`` are present."""
-    data = doc.mapping
+    data = rule_mapping(doc)
     if data is None:
         return
     missing = [f for f in contract.REQUIRED_RULE_FIELDS if data.get(f) in (None, "", [], {})]
@@ -142,7 +149,7 @@ def required_fields_present(doc: RuleDocument) -> Iterator[Finding]:
 def documented_fields_present(doc: RuleDocument) -> Iterator[Finding]:
     """The vendor's documented ``status``, ``description``, ``references``, ``author``,
     ``date`` and ``level`` are present."""
-    data = doc.mapping
+    data = rule_mapping(doc)
     if data is None:
         return
     missing = [f for f in contract.DOCUMENTED_RULE_FIELDS if data.get(f) in (None, "", [])]
@@ -158,7 +165,7 @@ def documented_fields_present(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def enumerations_are_valid(doc: RuleDocument) -> Iterator[Finding]:
     """``status`` and ``level`` hold Sigma's enumeration values."""
-    data = doc.mapping
+    data = rule_mapping(doc)
     if data is None:
         return
     for name, allowed in (("status", contract.SIGMA_STATUSES), ("level", contract.SIGMA_LEVELS)):
@@ -176,7 +183,7 @@ def enumerations_are_valid(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def date_is_iso_day(doc: RuleDocument) -> Iterator[Finding]:
     """``date`` (and ``modified``) are calendar days written ``YYYY-MM-DD``."""
-    data = doc.mapping
+    data = rule_mapping(doc)
     if data is None:
         return
     for name in ("date", "modified"):
@@ -219,7 +226,7 @@ def _uuid(value: Any) -> uuid.UUID | None:
 @check("document")
 def id_is_uuid(doc: RuleDocument) -> Iterator[Finding]:
     """The rule ``id`` is a UUID (any version: the vendor derives ids deterministically)."""
-    data = doc.mapping
+    data = rule_mapping(doc)
     if data is None or data.get("id") is None:
         return
     if _uuid(data["id"]) is None:
@@ -235,7 +242,7 @@ def id_is_uuid(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def id_is_uuid_v4(doc: RuleDocument) -> Iterator[Finding]:
     """The rule ``id`` is a random (version 4) UUID; selected by ``--uuid-v4`` only."""
-    data = doc.mapping
+    data = rule_mapping(doc)
     if data is None or data.get("id") is None:
         return
     parsed = _uuid(data["id"])
@@ -254,7 +261,8 @@ def detection_value_is_literal_ioc(doc: RuleDocument) -> Iterator[Finding]:
     """The detection value is the literal IOC: valid for its type, not defanged, and with
     Sigma's wildcard characters escaped."""
     identity = rule_identity(doc)
-    if identity is None or doc.mapping is None or "detection" not in doc.mapping:
+    data = rule_mapping(doc)
+    if identity is None or data is None or "detection" not in data:
         return
     name = "detection_value_is_literal_ioc"
     raw, value = identity.raw_value, identity.value
@@ -307,7 +315,7 @@ def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
     """Logsource category and detection field are the documented ones for the IOC's type
     (``cve`` and ``email`` have no documented mapping: any is accepted)."""
     identity = rule_identity(doc)
-    if identity is None or identity.ioc_type is None:
+    if identity is None or identity.ioc_type is None or rule_mapping(doc) is None:
         return
     mapping = contract.TYPE_MAPPINGS.get(identity.ioc_type)
     if mapping is None:
@@ -330,7 +338,7 @@ def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def attack_tags_are_well_formed(doc: RuleDocument) -> Iterator[Finding]:
     """Tags are ``namespace.name``; ``attack.`` tags name a tactic or a technique/group id."""
-    data = doc.mapping
+    data = rule_mapping(doc)
     if data is None or data.get("tags") is None:
         return
     tags = data["tags"]

@@ -150,3 +150,23 @@ def distinct_value(ioc_type: str, i: int) -> str:
     if ioc_type == "cve":
         return f"CVE-2024-{10000 + i}"
     return f"user{i}@bad-{digest[:6]}.example"
+
+
+def failed_checks(raw: bytes, *, compile_checks: bool = False, **options: object) -> set[str]:
+    """The names of the checks that fail on a body (compile checks only when asked: slower)."""
+    from conformance.documents import parse_body
+    from conformance.results import Status
+    from conformance.rules_runner import RuleCheckOptions, check_rulesets
+
+    exclude = () if compile_checks else _COMPILE_CHECKS
+    opts = RuleCheckOptions(exclude=exclude, workers=1, **options)  # type: ignore[arg-type]
+    results, _ = check_rulesets([parse_body(raw, source="test.yml")], opts)
+    return {r.name for r in results if r.status(strict=opts.strict) is Status.FAILED}
+
+
+_COMPILE_CHECKS = (
+    "pysigma_parses_rule",
+    "rules_compile_on_required_targets",
+    "rules_compile_on_advisory_targets",
+    "pysigma_validators_pass",
+)

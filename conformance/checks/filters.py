@@ -1,0 +1,261 @@
+"""Filter checks: relations between responses for Hypothesis-drawn filter combinations.
+
+Every response is asked for with ``limit`` at the Pro maximum (unless ``limit`` is the subject),
+so that "exactly this subset" can be judged; when a response may have been cut by the limit,
+only the relations that survive truncation are checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from conformance import contract
+from conformance.exchanges import Fetched, failure
+from conformance.findings import Finding, SkipCheck
+from conformance.registry import check
+from conformance.server import ServerContext
+
+BIG = str(contract.PRO.max_results)
+Query = dict[str, str]
+
+
+def full(ctx: ServerContext, query: Mapping[str, str]) -> Fetched:
+    """The response to ``query`` with the largest limit."""
+    return ctx.sigma({**query, "limit": BIG})
+
+
+def feed_days(ctx: ServerContext) -> tuple[date, date]:
+    """The first and last ``date`` in the whole feed (SkipCheck when it has none)."""
+    days = sorted(
+        {_day(i.date) for i in ctx.universe().identities if i is not None and _day(i.date)}
+    )
+    if not days:
+        raise SkipCheck("the feed has no dated rules to filter")
+    first, last = days[0], days[-1]
+    assert first is not None and last is not None
+    return first, last
+
+
+def filter_queries(
+    ctx: ServerContext, *, required: tuple[str, ...] = (), min_size: int = 0
+) -> Any:
+    """Filter combinations (no ``limit``) with ``since`` inside the feed's own date range."""
+    from hypothesis import strategies as st
+
+    from conformance.strategies import confidences, industries, ioc_types, since_values
+
+    first, last = feed_days(ctx)
+    start = datetime.combine(first, datetime.min.time(), UTC) - timedelta(days=2)
+    end = datetime.combine(last, datetime.min.time(), UTC) + timedelta(days=1)
+    values: dict[str, Any] = {
+        "type": ioc_types(),
+        "confidence": confidences(),
+        "industry": industries(documented_only=True),
+        "since": since_values(min_value=start, max_value=end),
+    }
+    optional = [name for name in values if name not in required]
+    names = st.lists(st.sampled_from(optional), unique=True, max_size=len(optional)).map(
+        lambda chosen: (*required, *chosen)
+    )
+    if min_size:
+        names = st.lists(
+            st.sampled_from(optional), unique=True, min_size=min_size, max_size=len(optional)
+        )
+    return names.flatmap(lambda chosen: st.fixed_dictionaries({n: values[n] for n in chosen}))
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _without(query: Mapping[str, str], name: str) -> Query:
+    return {k: v for k, v in query.items() if k != name}
+
+
+def _exact_subset(
+    ctx: ServerContext,
+    query: Query,
+    name: str,
+    keep: Callable[[Any], bool],
+    what: str,
+    documented: bool = True,
+) -> None:
+    """R(query) must be exactly the rules of R(query without ``name``) that ``keep`` holds."""
+    filtered, wider = full(ctx, query), full(ctx, _without(query, name))
+    limit = contract.PRO.max_results
+    for identity in filtered.identities:
+        if identity is not None and not keep(identity):
+            raise failure(
+                f"{name}={query[name]} returned a rule whose {what}",
+                curl=filtered.curl,
+                document=filtered.document_text(identity.id or ""),
+                received=f"rule {identity.id}: type {identity.ioc_type}, level {identity.level}",
+                expected=f"only rules matching {name}={query[name]}",
+                documented=documented,
+            )
+    if filtered.truncated(limit) or wider.truncated(limit):
+        return
+    expected = {i.id for i in wider.identities if i is not None and keep(i)}
+    missing = sorted(x for x in expected - filtered.id_set() if x)
+    if missing:
+        raise failure(
+            f"{name}={query[name]} left out {len(missing)} matching rule(s) that the same query "
+            f"without {name} returns",
+            curl=filtered.curl,
+            received=f"{filtered.count()} rules; missing e.g. {', '.join(missing[:3])}",
+            expected=f"every matching rule of {wider.curl}",
+            document=wider.document_text(missing[0]),
+            documented=documented,
+        )
+
+
+@check("server")
+def type_filter_selects_only_its_type(ctx: ServerContext) -> Iterator[Finding]:
+    """``type=T`` gives exactly the rules for IOCs of type T, combined with any other filter."""
+
+    def holds(query: Query) -> None:
+        wanted = query["type"]
+        _exact_subset(ctx, query, "type", lambda i: i.ioc_type == wanted, "IOC is another type")
+
+    ctx.explore(filter_queries(ctx, required=("type",)), holds)
+    yield from ()
+
+
+@check("server")
+def confidence_filter_selects_only_its_level(ctx: ServerContext) -> Iterator[Finding]:
+    """``confidence=C`` gives exactly the rules with ``level: C`` (the vendor's sample rule,
+    fetched with ``confidence=high``, has ``level: high``)."""
+
+    def holds(query: Query) -> None:
+        wanted = query["confidence"]
+        _exact_subset(
+            ctx,
+            query,
+            "confidence",
+            lambda i: i.level == wanted,
+            "level differs (the vendor's sample shows level equal to confidence)",
+        )
+
+    ctx.explore(filter_queries(ctx, required=("confidence",)), holds)
+    yield from ()
+
+
+@check("server")
+def industry_filter_selects_a_subset(ctx: ServerContext) -> Iterator[Finding]:
+    """``industry=I`` gives a subset of the same query without it, for every sector slug."""
+    from hypothesis import strategies as st
+
+    from conformance.strategies import industries
+
+    def holds(pair: tuple[Query, str]) -> None:
+        base, industry = pair
+        narrowed = ctx.sigma({**base, "industry": industry, "limit": BIG})
+        wider = full(ctx, base)
+        if wider.truncated(contract.PRO.max_results):
+            return
+        extra = sorted(x for x in narrowed.id_set() - wider.id_set() if x)
+        if extra:
+            raise failure(
+                f"industry={industry} returned {len(extra)} rule(s) the query without it lacks",
+                curl=narrowed.curl,
+                received=f"e.g. {', '.join(extra[:3])}",
+                expected=f"a subset of {wider.curl}",
+                document=narrowed.document_text(extra[0]),
+            )
+
+    strategy = st.tuples(filter_queries(ctx), industries(aliases=True))
+    ctx.explore(strategy.map(lambda p: (_without(p[0], "industry"), p[1])), holds)
+    yield from ()
+
+
+@check("server")
+def combined_filters_give_the_intersection(ctx: ServerContext) -> Iterator[Finding]:
+    """Filters A and B together give exactly the rules A gives that B gives too."""
+    from hypothesis import strategies as st
+
+    def holds(case: tuple[Query, int]) -> None:
+        query, cut = case
+        names = sorted(query)
+        part_a = {n: query[n] for n in names[:cut]}
+        part_b = {n: query[n] for n in names[cut:]}
+        both, left, right = full(ctx, query), full(ctx, part_a), full(ctx, part_b)
+        limit = contract.PRO.max_results
+        if any(f.truncated(limit) for f in (both, left, right)):
+            return
+        expected = left.id_set() & right.id_set()
+        if both.id_set() != expected:
+            extra = sorted(both.id_set() - expected)
+            missing = sorted(expected - both.id_set())
+            raise failure(
+                "combined filters are not the intersection of each filter alone",
+                curl=both.curl,
+                received=f"{both.count()} rules; {len(extra)} unexpected, {len(missing)} missing",
+                expected=f"the rules both of {left.curl} and of {right.curl}",
+                document=both.document_text(extra[0]) if extra else None,
+            )
+
+    queries = filter_queries(ctx, min_size=2)
+    cases = queries.flatmap(lambda q: st.tuples(st.just(q), st.integers(1, len(q) - 1)))
+    ctx.explore(cases, holds)
+    yield from ()
+
+
+@check("server")
+def limit_caps_the_count(ctx: ServerContext) -> Iterator[Finding]:
+    """``limit=N`` returns at most N rules (N when that many match: warning); default is 100."""
+    from hypothesis import strategies as st
+
+    warnings: list[Finding] = []
+
+    def holds(case: tuple[Query, int | None]) -> None:
+        query, limit = case
+        asked = query if limit is None else {**query, "limit": str(limit)}
+        capped, cap = ctx.sigma(asked), limit or contract.DEFAULT_LIMIT
+        if capped.count() > cap:
+            raise failure(
+                f"{'limit=' + str(limit) if limit else 'no limit (default 100)'} returned "
+                f"{capped.count()} rules",
+                curl=capped.curl,
+                expected=f"at most {cap} rules",
+            )
+        available = full(ctx, query).count()
+        if capped.count() < min(cap, available) and not warnings:
+            warnings.append(
+                Finding(
+                    "",
+                    f"returned {capped.count()} rules although {available} match and the limit "
+                    f"is {cap}",
+                    expected=f"{min(cap, available)} rules",
+                    documented=False,
+                ).with_reproduction(curl=capped.curl)
+            )
+
+    limits = st.one_of(st.none(), st.integers(1, 60), st.sampled_from((1, 100, 101)))
+    ctx.explore(st.tuples(filter_queries(ctx), limits), holds)
+    yield from warnings
+
+
+@check("server")
+def limit_gives_a_prefix(ctx: ServerContext) -> Iterator[Finding]:
+    """``limit=N`` gives the first N rules of the same query with a larger limit."""
+    from hypothesis import strategies as st
+
+    def holds(case: tuple[Query, int]) -> None:
+        query, limit = case
+        prefix = ctx.sigma({**query, "limit": str(limit)})
+        longer = full(ctx, query)
+        if prefix.ids() != longer.ids()[:limit]:
+            raise failure(
+                f"limit={limit} is not the first {limit} rules of the same query",
+                curl=prefix.curl,
+                received=f"ids {prefix.ids()[:5]}...",
+                expected=f"ids {longer.ids()[:5]}... (the start of {longer.curl})",
+            )
+
+    ctx.explore(st.tuples(filter_queries(ctx), st.integers(1, 60)), holds)
+    yield from ()
