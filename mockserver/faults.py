@@ -157,7 +157,7 @@ class FaultSpec:
         if self.rate != 1.0:
             parts.append(f"{self.rate:g}")
         if self.seconds is not None:
-            parts.append(f"{self.seconds * 1000:g}ms")
+            parts.append(f"{self.seconds!r}s")
         if self.max_times is not None:
             parts.append(f"max={self.max_times}")
         return ":".join(parts)
@@ -178,8 +178,8 @@ def parse_fault_spec(text: str) -> FaultSpec:
         if duration:
             if FAULTS[name].max_seconds is None:
                 raise FaultSpecError(f"fault {name!r} takes no duration (got {arg!r})")
-            scale = 0.001 if duration.group(2) == "ms" else 1.0
-            spec = replace(spec, seconds=float(duration.group(1)) * scale)
+            divisor = 1000.0 if duration.group(2) == "ms" else 1.0
+            spec = replace(spec, seconds=float(duration.group(1)) / divisor)
         elif max_times:
             spec = replace(spec, max_times=int(max_times.group(1)))
         else:
