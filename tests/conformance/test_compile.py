@@ -1,0 +1,109 @@
+"""Compiling each rule on each target separately: one bad rule never hides the others."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.compile import Target
+from conformance.documents import parse_body
+from conformance.findings import UsageError
+from conformance.results import Status
+from conformance.rules_runner import RuleCheckOptions, check_rulesets
+from tests.conformance.rule_samples import GOOD_VALUES, body, many_rules, sample_rule
+
+COMPILE = (
+    "pysigma_parses_rule",
+    "rules_compile_on_required_targets",
+    "rules_compile_on_advisory_targets",
+)
+#: A rule Splunk converts and Lucene refuses (field references are unsupported there).
+LUCENE_ONLY_FAILS = sample_rule("ipv4").replace(
+    "DestinationIp: '203.0.113.42'", "DestinationIp|fieldref: SourceIp"
+)
+
+
+def _run(raw: bytes, **options: object) -> dict[str, object]:
+    opts = RuleCheckOptions(include=COMPILE, workers=1, **options)  # type: ignore[arg-type]
+    results, matrix = check_rulesets([parse_body(raw, source="t.yml")], opts)
+    return {"results": {r.name: r for r in results}, "matrix": matrix}
+
+
+def test_every_documented_type_compiles_on_the_required_targets() -> None:
+    out = _run(body(*(sample_rule(t) for t in GOOD_VALUES)))
+    results = out["results"]
+    assert results["rules_compile_on_required_targets"].status(strict=True) is Status.PASSED  # type: ignore[index]
+    matrix = out["matrix"]
+    for ioc_type in GOOD_VALUES:
+        assert matrix.cell(ioc_type, "splunk+sysmon").ok == 1  # type: ignore[attr-defined]
+
+
+def test_vendor_domain_mapping_fails_on_sentinel_as_a_warning_only() -> None:
+    out = _run(body(sample_rule("domain")))
+    advisory = out["results"]["rules_compile_on_advisory_targets"]  # type: ignore[index]
+    assert advisory.status(strict=True) is Status.WARNING
+    assert {f.target for f in advisory.findings} == {
+        "kusto+sentinel_asim",
+        "qradar-aql-community+qradar-aql-fields",
+    }
+    assert out["matrix"].cell("domain", "kusto+sentinel_asim").failed == 1  # type: ignore[attr-defined]
+
+
+def test_requiring_an_advisory_target_makes_its_failure_fail() -> None:
+    out = _run(
+        body(sample_rule("domain")),
+        required_targets=("splunk+sysmon", "lucene+ecs_windows", "kusto+sentinel_asim"),
+    )
+    required = out["results"]["rules_compile_on_required_targets"]  # type: ignore[index]
+    assert required.status(strict=False) is Status.FAILED
+    assert [f.target for f in required.findings] == ["kusto+sentinel_asim"]
+
+
+def test_one_bad_rule_is_reported_as_that_rule_on_that_target() -> None:
+    raw = body(sample_rule("ipv4"), LUCENE_ONLY_FAILS, sample_rule("md5"))
+    out = _run(raw)
+    required = out["results"]["rules_compile_on_required_targets"]  # type: ignore[index]
+    assert [(f.reproduction.document_index, f.target) for f in required.findings] == [
+        (1, "lucene+ecs_windows")
+    ]
+    matrix = out["matrix"]
+    assert matrix.cell("ipv4", "splunk+sysmon").ok == 2  # type: ignore[attr-defined]
+    assert matrix.cell("ipv4", "lucene+ecs_windows").failed == 1  # type: ignore[attr-defined]
+    assert matrix.cell("md5", "lucene+ecs_windows").ok == 1  # type: ignore[attr-defined]
+
+
+def test_unparseable_rule_fails_pysigma_parses_rule() -> None:
+    bad = sample_rule().replace("DestinationIp:", "DestinationIp|bogusmodifier:")
+    out = _run(body(sample_rule("md5"), bad))
+    parses = out["results"]["pysigma_parses_rule"]  # type: ignore[index]
+    assert [f.reproduction.document_index for f in parses.findings] == [1]
+    assert "bogusmodifier" in parses.findings[0].message
+
+
+def test_process_pool_gives_the_same_verdict_as_inline() -> None:
+    rules = [*many_rules(70), LUCENE_ONLY_FAILS]
+    raw = body(*rules)
+    inline = check_rulesets(
+        [parse_body(raw, source="x")], RuleCheckOptions(include=COMPILE, workers=1)
+    )
+    pooled = check_rulesets(
+        [parse_body(raw, source="x")], RuleCheckOptions(include=COMPILE, workers=2)
+    )
+    assert inline[1].cells == pooled[1].cells
+    summary = [[(f.reproduction.document_index, f.target) for f in r.findings] for r in inline[0]]
+    assert summary == [
+        [(f.reproduction.document_index, f.target) for f in r.findings] for r in pooled[0]
+    ]
+    assert (70, "lucene+ecs_windows") in summary[1]
+
+
+@pytest.mark.parametrize("spec", ["splunk", "+sysmon", "nosuch+sysmon", "splunk+nosuch"])
+def test_unknown_or_malformed_target_is_a_usage_error(spec: str) -> None:
+    with pytest.raises(UsageError):
+        check_rulesets(
+            [parse_body(body(sample_rule()), source="x")],
+            RuleCheckOptions(include=COMPILE, targets=(spec,), required_targets=(), workers=1),
+        )
+
+
+def test_target_name_round_trips() -> None:
+    assert Target.parse("splunk+sysmon").name == "splunk+sysmon"
