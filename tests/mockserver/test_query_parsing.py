@@ -1,0 +1,139 @@
+"""Query parsing: a Query or a 400 invalid_parameter, never anything else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mock_strategies import query_args
+
+from mockserver.errors import InvalidParameter
+from mockserver.model import CATEGORIES, CONFIDENCES, INDUSTRIES, IOC_TYPES
+from mockserver.query import DEFAULT_LIMIT, Query, parse_instant, parse_query
+
+
+def one(**args: str) -> dict[str, list[str]]:
+    return {k: [v] for k, v in args.items()}
+
+
+@given(query_args(json_endpoint=True), st.booleans())
+@settings(max_examples=500)
+def test_parsing_returns_a_query_or_raises_invalid_parameter(
+    args: dict[str, list[str]], json_endpoint: bool
+) -> None:
+    error: InvalidParameter | None = None
+    try:
+        query = parse_query(args, json_endpoint=json_endpoint)
+    except InvalidParameter as exc:
+        error = exc
+    if error is not None:
+        assert error.status == 400
+        assert error.code == "invalid_parameter"
+        assert error.details is not None
+        assert error.details["parameter"] in args
+        assert "allowed" in error.details
+        return
+    assert isinstance(query, Query)
+    assert query.type is None or query.type in IOC_TYPES
+    assert query.confidence is None or query.confidence in CONFIDENCES
+    assert query.industry is None or query.industry in INDUSTRIES
+    assert query.category is None or query.category in CATEGORIES
+    assert query.limit >= 1
+    assert query.offset >= 0
+    assert query.since is None or query.since.tzinfo is not None
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    ),
+    st.integers(-23 * 60 - 59, 23 * 60 + 59),
+)
+def test_since_round_trips_any_offset(instant: datetime, minutes: int) -> None:
+    local = instant.astimezone(timezone(timedelta(minutes=minutes)))
+    assert parse_instant(local.isoformat()) == instant
+    assert parse_query(one(since=local.isoformat())).since == instant
+
+
+def test_defaults_and_unknown_parameters() -> None:
+    assert parse_query({}) == Query()
+    assert parse_query(one(foo="bar", api_key="sk_live_x")) == Query(limit=DEFAULT_LIMIT)
+
+
+def test_aliases_are_canonicalised() -> None:
+    query = parse_query(one(type="mitre_attack", industry="finance"))
+    assert (query.type, query.industry) == ("mitre-attack", "financial-services")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-01", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-01T00:00:00Z", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-01T02:30:00+02:30", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-01T02:30+0230", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-01T12:00:00", datetime(2024, 1, 1, 12, tzinfo=UTC)),
+        ("2024-01-01T12:00:00.1234567Z", datetime(2024, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)),
+        # An unencoded "+" arrives as a space.
+        ("2024-01-01T02:00:00 02:00", datetime(2024, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_since_formats(text: str, expected: datetime) -> None:
+    assert parse_query(one(since=text)).since == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "parameter"),
+    [
+        (one(type="IPv4"), "type"),
+        (one(type=""), "type"),
+        ({"type": ["ipv4", "url"]}, "type"),
+        (one(confidence="critical"), "confidence"),
+        (one(industry="banking"), "industry"),
+        (one(since="yesterday"), "since"),
+        (one(since="2024-02-30"), "since"),
+        (one(since="2024-01-01T24:00:00Z"), "since"),
+        (one(since="2024-01-01T00:00:00+24:00"), "since"),
+        (one(since="9999-12-31T23:59:59-14:00"), "since"),
+        (one(since="0001-01-01T00:00:00+01:00"), "since"),
+        (one(since="٢٠٢٤-01-01"), "since"),
+        (one(limit="0"), "limit"),
+        (one(limit="-5"), "limit"),
+        (one(limit="ten"), "limit"),
+        (one(limit="1e3"), "limit"),
+        (one(limit=" 5"), "limit"),
+        (one(limit="1" * 40), "limit"),
+        (one(limit="٣"), "limit"),
+    ],
+)
+def test_bad_values_are_400(args: dict[str, list[str]], parameter: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        parse_query(args)
+    assert caught.value.details is not None
+    assert caught.value.details["parameter"] == parameter
+
+
+def test_json_only_parameters() -> None:
+    assert parse_query(one(offset="x", category="nope")) == Query()  # ignored on Sigma
+    query = parse_query(one(offset="20", category="phishing"), json_endpoint=True)
+    assert (query.offset, query.category) == (20, "phishing")
+    with pytest.raises(InvalidParameter):
+        parse_query(one(offset="-1"), json_endpoint=True)
+    with pytest.raises(InvalidParameter):
+        parse_query(one(category="nope"), json_endpoint=True)
+
+
+def test_huge_limit_is_accepted_for_clamping() -> None:
+    assert parse_query(one(limit="99999999")).limit == 99999999
+
+
+def test_error_never_echoes_a_key() -> None:
+    args: dict[str, Any] = one(type="sk_live_supersecretvalue1234")
+    with pytest.raises(InvalidParameter) as caught:
+        parse_query(args)
+    assert "supersecret" not in str(caught.value.details)
+    assert caught.value.details is not None
+    assert caught.value.details["received"] == "sk_live_…1234"
