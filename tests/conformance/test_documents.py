@@ -38,18 +38,21 @@ def test_one_bad_document_keeps_the_others() -> None:
 
 def test_not_utf8_is_a_body_error() -> None:
     rules = parse_body("title: caf\u00e9\n".encode("latin-1"), source="x")
-    assert rules.error is not None and "UTF-8" in rules.error
+    assert rules.error is not None
+    assert "UTF-8" in rules.error
     assert rules.documents == ()
 
 
 def test_bom_is_tolerated_with_a_warning() -> None:
     rules = parse_body(b"\xef\xbb\xbf" + body(sample_rule()), source="x")
-    assert rules.warnings and rules.documents[0].mapping is not None
+    assert rules.warnings
+    assert rules.documents[0].mapping is not None
 
 
 def test_duplicate_key_is_rejected() -> None:
     doc = parse_body(b"title: a\ntitle: b\n", source="x").documents[0]
-    assert doc.problem is LoadProblem.DUPLICATE_KEY and "title" in (doc.error or "")
+    assert doc.problem is LoadProblem.DUPLICATE_KEY
+    assert "title" in (doc.error or "")
 
 
 def test_python_tag_is_rejected_not_executed() -> None:
@@ -75,9 +78,11 @@ def test_deep_nesting_is_bounded(depth: int) -> None:
 
 def test_size_and_count_limits() -> None:
     big = parse_body(b"x" * 100, source="x", limits=LoadLimits(max_body_bytes=10))
-    assert big.error is not None and big.documents == ()
+    assert big.error is not None
+    assert big.documents == ()
     many = parse_body(body(*["a: 1\n"] * 5), source="x", limits=LoadLimits(max_documents=3))
-    assert many.error is not None and len(many.documents) == 3
+    assert many.error is not None
+    assert len(many.documents) == 3
 
 
 def test_null_documents_are_marked() -> None:

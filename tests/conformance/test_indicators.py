@@ -102,7 +102,8 @@ def test_rule_identity_of_each_type(ioc_type: str) -> None:
     identity = rule_identity(doc)
     assert identity is not None
     assert (identity.ioc_type, identity.value) == (ioc_type, GOOD_VALUES[ioc_type])
-    assert identity.level == "medium" and identity.date == "2026-05-17"
+    assert identity.level == "medium"
+    assert identity.date == "2026-05-17"
     assert identity.tags == ("attack.command-and-control",)
 
 
@@ -112,7 +113,8 @@ def test_rule_identity_of_a_foreign_style_rule() -> None:
         "detection:\n  sel:\n    query|endswith: evil.example.org\n  condition: sel\n"
     )
     identity = rule_identity(parse_body(text.encode(), source="x").documents[0])
-    assert identity is not None and identity.ioc_type == "domain"
+    assert identity is not None
+    assert identity.ioc_type == "domain"
     assert identity.value == "evil.example.org"
 
 

@@ -23,7 +23,8 @@ def test_default_profile_excludes_data_hungry_validators() -> None:
     names = set(offline_validators())
     assert not names & (NEEDS_ATTACK_DATA | NEEDS_OTHER_DATA)
     assert "escaped_wildcard" not in names
-    assert "dangling_detection" in names and "sigmahq_fields_existence" in names
+    assert "dangling_detection" in names
+    assert "sigmahq_fields_existence" in names
     assert "attacktag" in offline_validators(attack_data="/some/enterprise-attack.json")
 
 
