@@ -28,19 +28,14 @@ def full(ctx: ServerContext, query: Mapping[str, str]) -> Fetched:
 
 def feed_days(ctx: ServerContext) -> tuple[date, date]:
     """The first and last ``date`` in the whole feed (SkipCheck when it has none)."""
-    days = sorted(
-        {_day(i.date) for i in ctx.universe().identities if i is not None and _day(i.date)}
-    )
-    if not days:
+    days = [_day(i.date) for i in ctx.universe().identities if i is not None]
+    known = sorted(d for d in days if d is not None)
+    if not known:
         raise SkipCheck("the feed has no dated rules to filter")
-    first, last = days[0], days[-1]
-    assert first is not None and last is not None
-    return first, last
+    return known[0], known[-1]
 
 
-def filter_queries(
-    ctx: ServerContext, *, required: tuple[str, ...] = (), min_size: int = 0
-) -> Any:
+def filter_queries(ctx: ServerContext, *, required: tuple[str, ...] = (), min_size: int = 0) -> Any:
     """Filter combinations (no ``limit``) with ``since`` inside the feed's own date range."""
     from hypothesis import strategies as st
 
@@ -62,7 +57,7 @@ def filter_queries(
     if min_size:
         names = st.lists(
             st.sampled_from(optional), unique=True, min_size=min_size, max_size=len(optional)
-        )
+        ).map(tuple)
     return names.flatmap(lambda chosen: st.fixed_dictionaries({n: values[n] for n in chosen}))
 
 
@@ -154,7 +149,8 @@ def industry_filter_selects_a_subset(ctx: ServerContext) -> Iterator[Finding]:
 
     def holds(pair: tuple[Query, str]) -> None:
         base, industry = pair
-        narrowed = ctx.sigma({**base, "industry": industry, "limit": BIG})
+        documented = industry in contract.DOCUMENTED_INDUSTRY_EXAMPLES
+        narrowed = ctx.sigma({**base, "industry": industry, "limit": BIG}, documented=documented)
         wider = full(ctx, base)
         if wider.truncated(contract.PRO.max_results):
             return

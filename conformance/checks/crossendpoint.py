@@ -1,0 +1,55 @@
+"""Cross-endpoint check: the Sigma rules for filters F are exactly the IOCs ``/api/v1/iocs``
+lists for F (where the JSON sibling answers for the key).
+
+IOCs are matched by normalised ``(type, value)``. Every listed IOC of the nine Sigma types
+must have its rule; rules are optional for the extra types (``mitre-attack``, ``sha512`` ...),
+but a rule must never be for an IOC the list does not hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance import contract
+from conformance.checks.filters import BIG, Query, filter_queries, full
+from conformance.exchanges import failure
+from conformance.findings import Finding
+from conformance.registry import check
+from conformance.server import ServerContext
+
+
+@check("server")
+def sigma_rules_match_the_ioc_list(ctx: ServerContext) -> Iterator[Finding]:
+    """For filters F, the Sigma rules are exactly the IOCs /api/v1/iocs lists for F."""
+    ctx.iocs({"limit": BIG})  # SkipCheck before any exploring when the sibling is absent
+
+    def holds(query: Query) -> None:
+        rules = full(ctx, query)
+        listing = ctx.iocs({**query, "limit": BIG})
+        if rules.truncated(contract.PRO.max_results) or not listing.complete():
+            return
+        listed = listing.keys()
+        ruled = set(rules.by_ioc())
+        missing = sorted(k for k in listed - ruled if k[0] in contract.SIGMA_TYPES)
+        if missing:
+            ioc_type, value = missing[0]
+            raise failure(
+                f"{len(missing)} listed IOC(s) have no Sigma rule, e.g. {ioc_type} {value!r}",
+                curl=rules.curl,
+                received=f"{rules.count()} rules",
+                expected=f"a rule for every IOC of {listing.curl}",
+            )
+        extra = sorted(ruled - listed)
+        if extra:
+            ioc_type, value = extra[0]
+            rule = rules.by_ioc()[extra[0]]
+            raise failure(
+                f"{len(extra)} rule(s) are for IOCs the list does not hold, e.g. "
+                f"{ioc_type} {value!r}",
+                curl=rules.curl,
+                expected=f"only IOCs of {listing.curl}",
+                document=rules.document_text(rule.id or ""),
+            )
+
+    ctx.explore(filter_queries(ctx), holds)
+    yield from ()

@@ -1,0 +1,200 @@
+"""``since`` checks: monotonic, strictly "after", and an empty answer as an empty body.
+
+A rule carries only the day its IOC was added (``date``), so strictness is judged at day
+resolution from the rules alone, and to the second where ``/api/v1/iocs`` lists ``first_seen``.
+The vendor's pages disagree on whether ``since`` means "added" or "added or updated": an IOC
+first seen after ``since`` must always be present; one seen before is only required absent
+when it was not updated since (otherwise the finding is a warning).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+from conformance import contract
+from conformance.checks.filters import BIG, Query, filter_queries, full
+from conformance.exchanges import Fetched, IocKey, ListedIoc, failure, ioc_key
+from conformance.findings import Finding, SkipCheck
+from conformance.registry import check
+from conformance.server import ServerContext
+from conformance.strategies import format_since
+
+
+@check("server")
+def since_is_monotonic(ctx: ServerContext) -> Iterator[Finding]:
+    """A later ``since`` never gives a rule that an earlier ``since`` does not."""
+    from hypothesis import strategies as st
+
+    def holds(case: tuple[Query, str, str]) -> None:
+        query, one, two = case
+        early, late = sorted((one, two), key=_moment)
+        wide, narrow = full(ctx, {**query, "since": early}), full(ctx, {**query, "since": late})
+        if wide.truncated(contract.PRO.max_results):
+            return
+        extra = sorted(x for x in narrow.id_set() - wide.id_set() if x)
+        if extra:
+            raise failure(
+                f"since={late} returned {len(extra)} rule(s) that the earlier since={early} lacks",
+                curl=narrow.curl,
+                received=f"e.g. {', '.join(extra[:3])}",
+                expected=f"a subset of {wide.curl}",
+                document=narrow.document_text(extra[0]),
+            )
+
+    base = filter_queries(ctx).map(lambda q: {k: v for k, v in q.items() if k != "since"})
+    since = filter_queries(ctx, required=("since",)).map(lambda q: q["since"])
+    ctx.explore(st.tuples(base, since, since), holds)
+    yield from ()
+
+
+@check("server")
+def since_is_strict(ctx: ServerContext) -> Iterator[Finding]:
+    """``since=S`` gives the IOCs added after S: at day resolution from ``date``, and exactly
+    (an IOC added at S is out, at S minus a second is in) where ``/api/v1/iocs`` answers."""
+    warnings: list[Finding] = []
+
+    def holds(query: Query) -> None:
+        since = query["since"]
+        day = _moment(since).date()
+        after, everything = (
+            full(ctx, query),
+            full(ctx, {k: v for k, v in query.items() if k != "since"}),
+        )
+        for identity in after.identities:
+            rule_day = _day(identity.date if identity else None)
+            if identity is not None and rule_day is not None and rule_day < day and not warnings:
+                warnings.append(
+                    Finding(
+                        "",
+                        f"since={since} returned rule {identity.id} dated {rule_day}, before it "
+                        "(allowed only if the IOC was updated since: a page says 'or updated')",
+                        documented=False,
+                    ).with_reproduction(
+                        curl=after.curl, document=after.document_text(identity.id or "")
+                    )
+                )
+        if everything.truncated(contract.PRO.max_results):
+            return
+        present = after.id_set()
+        for identity in everything.identities:
+            rule_day = _day(identity.date if identity else None)
+            if identity is None or rule_day is None or rule_day <= day:
+                continue
+            if identity.id not in present:
+                raise failure(
+                    f"since={since} left out rule {identity.id}, dated {rule_day} (after it)",
+                    curl=after.curl,
+                    expected=f"every rule of {everything.curl} dated after {day}",
+                    document=everything.document_text(identity.id or ""),
+                )
+
+    ctx.explore(filter_queries(ctx, required=("since",)), holds)
+    yield from warnings
+    yield from _exact_boundary(ctx)
+
+
+def _exact_boundary(ctx: ServerContext) -> Iterator[Finding]:
+    """With ``first_seen`` from ``/api/v1/iocs``: excluded at ``since=first_seen``, included
+    one second before (when the sibling answers; otherwise nothing to add)."""
+    try:
+        listing = ctx.iocs({"limit": BIG})
+    except SkipCheck:
+        return
+    candidates = [i for i in listing.iocs if i.type in contract.SIGMA_TYPES and i.first_seen]
+    if not candidates:
+        return
+    ioc = ctx.rng("since-boundary").choice(candidates)
+    seen = _moment(ioc.first_seen or "")
+    key = ioc_key(ioc.type, ioc.value)
+    before = format_since(datetime.fromtimestamp(math.ceil(seen.timestamp()) - 1, UTC))
+    at = format_since(datetime.fromtimestamp(math.ceil(seen.timestamp()), UTC))
+    included = full(ctx, {"type": ioc.type, "since": before})
+    if key not in included.by_ioc():
+        raise failure(
+            f"the {ioc.type} IOC {ioc.value!r}, first seen {ioc.first_seen}, is missing from "
+            f"since={before}",
+            curl=included.curl,
+            expected="its rule: it was added after since",
+        )
+    excluded = full(ctx, {"type": ioc.type, "since": at})
+    if key in excluded.by_ioc():
+        yield Finding(
+            "",
+            f"the {ioc.type} IOC {ioc.value!r}, first seen {ioc.first_seen}, is present with "
+            f"since={at}: 'after' is strict",
+            expected="no rule for an IOC added at (not after) since",
+            documented=not _updated_after(ioc, at),
+        ).with_reproduction(curl=excluded.curl, document=_doc(excluded, key))
+
+
+def _updated_after(ioc: ListedIoc, since: str) -> bool:
+    """Whether the IOC was seen again after ``since`` (so an 'or updated' reading keeps it)."""
+    if not ioc.last_seen:
+        return True
+    try:
+        return _moment(ioc.last_seen) > _moment(since)
+    except ValueError:
+        return True
+
+
+def _doc(fetched: Fetched, key: IocKey) -> str | None:
+    identity = fetched.by_ioc().get(key)
+    return fetched.document_text(identity.id or "") if identity else None
+
+
+@check("server")
+def empty_result_is_empty_body(ctx: ServerContext) -> Iterator[Finding]:
+    """A query nothing matches gives 200 with no rules and no ``null`` document."""
+    days = [_day(i.date) for i in ctx.universe().identities if i is not None]
+    known = [d for d in days if d is not None]
+    if not known:
+        raise SkipCheck("the feed has no dated rules, so no query is known to be empty")
+    after_last = datetime.combine(max(known) + timedelta(days=2), datetime.min.time(), UTC)
+    query = {"since": format_since(after_last), "type": "ipv4", "confidence": "low"}
+    response = ctx.transport.get(contract.SIGMA_PATH, query, credentials=ctx.pro)
+    curl = response.exchange.curl()
+    if response.status != 200:
+        raise failure(
+            f"a query matching nothing got HTTP {response.status}",
+            curl=curl,
+            received=f"HTTP {response.status}",
+            expected="200 with an empty body",
+        )
+    fetched = Fetched.of(response)
+    documents = [d for d in fetched.rules.documents if not d.trailing]
+    if any(d.data is None and d.error is None for d in documents):
+        raise failure(
+            "the empty answer holds a null YAML document",
+            curl=curl,
+            received=repr(response.body[:200]),
+            expected="an empty body (zero documents)",
+        )
+    odd = [d for d in documents if d.mapping is None]
+    if odd:
+        raise failure(
+            "the empty answer holds a document that is not a rule",
+            curl=curl,
+            received=odd[0].error or repr(odd[0].data)[:200],
+            expected="an empty body (zero documents)",
+            document=odd[0].text,
+        )
+    if documents:
+        raise SkipCheck(
+            f"the query meant to match nothing returned {len(documents)} document(s) "
+            "(a live feed may have grown): nothing to judge"
+        )
+    yield from ()
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
