@@ -1,0 +1,78 @@
+"""The loopback live server: real sockets, errors re-raised in the caller, clean stop."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from flask import Flask
+
+from mockserver.app import create_app
+from mockserver.config import MockConfig
+from mockserver.liveserver import LiveServer, LiveServerError
+
+
+def get(url: str, **headers: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture(scope="module")
+def app() -> Flask:
+    return create_app(MockConfig())
+
+
+def test_serves_on_a_loopback_port(app: Flask) -> None:
+    with LiveServer(app) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert server.port > 0
+        status, body = get(server.url + "/healthz")
+        assert (status, json.loads(body)["status"]) == (200, "ok")
+        status, body = get(
+            server.url + "/api/v1/iocs/sigma?limit=2", Authorization="Bearer sk_live_demo_pro"
+        )
+        assert status == 200
+        assert body.count(b"\n---\n") == 1
+    with pytest.raises(LiveServerError):
+        _ = server.url
+
+
+def test_view_exception_is_reraised_in_the_caller(app: Flask) -> None:
+    broken = create_app(MockConfig())
+
+    def explode() -> None:
+        raise ZeroDivisionError("inside the server")
+
+    broken.add_url_rule("/explode", "explode", explode)
+    server = LiveServer(broken).start()
+    status, body = get(server.url + "/explode")
+    assert status == 500
+    assert json.loads(body)["error"]["code"] == "internal_error"
+    with pytest.raises(ZeroDivisionError, match="inside the server"):
+        server.stop()
+    server.stop()  # stopping twice is harmless, and errors are raised once
+
+
+def test_block_error_wins_over_server_error() -> None:
+    broken = create_app(MockConfig())
+    broken.add_url_rule("/explode", "explode", lambda: 1 / 0)
+
+    def failing_block() -> None:
+        with LiveServer(broken) as server:
+            get(server.url + "/explode")
+            raise KeyError("test failure")
+
+    with pytest.raises(KeyError) as caught:
+        failing_block()
+    assert any("ZeroDivisionError" in note for note in caught.value.__notes__)
+
+
+def test_two_servers_do_not_share_a_port(app: Flask) -> None:
+    with LiveServer(app) as one, LiveServer(create_app(MockConfig())) as two:
+        assert one.port != two.port
