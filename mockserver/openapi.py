@@ -21,6 +21,8 @@ OPENAPI_PATH: Final = "/openapi.json"
 SIGMA_PATH: Final = "/api/v1/iocs/sigma"
 IOCS_PATH: Final = "/api/v1/iocs"
 YAML_MEDIA_TYPES: Final = ("application/yaml",)
+#: The largest integer the query parser reads (18 digits); longer values are a 400.
+_MAX_INTEGER: Final = 10**18 - 1
 
 _RATE_LIMIT_HEADERS: Final = {
     "X-RateLimit-Limit": "Requests allowed in the current window for this key.",
@@ -78,7 +80,7 @@ def _filter_parameters() -> list[dict[str, Any]]:
             "limit",
             "How many results: default 100; above the tier maximum (Free 100, Pro 10,000) "
             "it is clamped, not refused.",
-            {"type": "integer", "minimum": 1, "default": 100},
+            {"type": "integer", "minimum": 1, "maximum": _MAX_INTEGER, "default": 100},
         ),
     ]
 
@@ -199,7 +201,11 @@ def _sigma_operation() -> dict[str, Any]:
 def _iocs_operation() -> dict[str, Any]:
     extra = [
         _query("category", "Source category.", {"type": "string", "enum": list(CATEGORIES)}),
-        _query("offset", "Results to skip.", {"type": "integer", "minimum": 0, "default": 0}),
+        _query(
+            "offset",
+            "Results to skip.",
+            {"type": "integer", "minimum": 0, "maximum": _MAX_INTEGER, "default": 0},
+        ),
     ]
     return {
         "operationId": "listIOCs",
@@ -241,8 +247,11 @@ def build_openapi(server_url: str | None = None) -> dict[str, Any]:
 
 
 def register_openapi(app: Flask) -> None:
-    """Add ``GET /openapi.json`` (no key needed) to a Flask app."""
+    """Add ``GET /openapi.json`` (no key needed) to a Flask app; a second call does nothing."""
     from flask import jsonify
+
+    if "openapi_document" in app.view_functions:
+        return
 
     def openapi_document() -> Any:
         """Serve the OpenAPI document."""
