@@ -1,0 +1,132 @@
+"""mockserver.testing: the in-process mock (responses, no socket) and the loopback one."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from mockserver.config import MockConfig
+from mockserver.faults import FaultSettings
+from mockserver.fixtures import dump_dataset
+from mockserver.generate import generate_meta, generate_records
+from mockserver.testing import DEMO_KEYS, live_socdefenders, mock_socdefenders
+
+SIGMA = "https://socdefenders.ai/api/v1/iocs/sigma"
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> MockConfig:
+    path: Path = tmp_path_factory.mktemp("fixtures") / "iocs.json"
+    path.write_text(dump_dataset(generate_meta(3, 120), generate_records(3, 120)))
+    return MockConfig(fixtures=path)
+
+
+@pytest.fixture
+def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: Any, **__: Any) -> None:
+        raise AssertionError("a socket was opened")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.mark.usefixtures("no_sockets")
+def test_requests_reach_the_app_with_no_socket(config: MockConfig) -> None:
+    with mock_socdefenders(config) as mock:
+        response = requests.get(
+            SIGMA,
+            params={"type": "ipv4", "limit": 3},
+            headers={"Authorization": f"Bearer {mock.pro_key}"},
+            timeout=5,
+        )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/yaml")
+    rules = list(yaml.safe_load_all(response.text))
+    assert len(rules) == 3
+    assert {r["detection"]["selection"]["DestinationIp"] for r in rules}
+    assert "X-RateLimit-Remaining" in response.headers
+    (recorded,) = mock.requests
+    assert recorded.path == "/api/v1/iocs/sigma"
+    assert "type=ipv4" in recorded.query
+    assert recorded.headers["Authorization"] == f"Bearer {DEMO_KEYS['pro']}"
+    assert recorded.status == 200
+
+
+@pytest.mark.usefixtures("no_sockets")
+def test_errors_and_json_come_through(config: MockConfig) -> None:
+    with mock_socdefenders(config) as mock:
+        free = requests.get(SIGMA, headers={"X-API-Key": mock.free_key}, timeout=5)
+        listed = requests.get(
+            mock.url("/api/v1/iocs"), params={"api_key": mock.pro_key}, timeout=5
+        )
+    assert free.status_code == 403
+    assert free.json()["error"]["code"] == "insufficient_tier"
+    assert listed.status_code == 200
+    assert listed.json()["meta"]["total"] > 0
+    # Paging links point at the mocked host, so a client can follow them.
+    assert listed.json()["links"]["self"].startswith("https://socdefenders.ai/api/v1/iocs")
+
+
+@pytest.mark.usefixtures("no_sockets")
+def test_other_urls_fail_loudly(config: MockConfig) -> None:
+    with mock_socdefenders(config), pytest.raises(requests.ConnectionError):
+        requests.get("https://elsewhere.example/api/v1/iocs/sigma", timeout=5)
+
+
+def test_custom_base_url(config: MockConfig) -> None:
+    with mock_socdefenders(config, base_url="http://mock.test:9000/") as mock:
+        response = requests.get(
+            "http://mock.test:9000/api/v1/iocs?limit=1", headers={"X-API-Key": mock.pro_key}
+        )
+    assert response.status_code == 200
+
+
+@pytest.mark.usefixtures("no_sockets")
+def test_faults_in_process(config: MockConfig) -> None:
+    headers = {"Authorization": "Bearer sk_live_demo_pro"}
+    with mock_socdefenders(config, faults=FaultSettings(enabled=True)) as mock:
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            requests.get(SIGMA, headers={**headers, "X-Mock-Fault": "truncate"}, timeout=5)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(SIGMA, headers={**headers, "X-Mock-Fault": "reset"}, timeout=5)
+        unavailable = requests.get(SIGMA, headers={**headers, "X-Mock-Fault": "503"}, timeout=5)
+    assert unavailable.status_code == 503
+    assert [r.status for r in mock.requests] == [200, 0, 503]
+    assert mock.faults is not None
+    assert [e.fault for e in mock.faults.events()] == ["truncate", "reset", "503"]
+
+
+def test_live_server_serves_urllib_and_records(config: MockConfig) -> None:
+    with live_socdefenders(config) as live:
+        request = urllib.request.Request(
+            f"{live}/api/v1/iocs/sigma?limit=2", headers={"X-API-Key": live.pro_key}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        assert live.base_url.startswith("http://127.0.0.1:")
+    assert len(list(yaml.safe_load_all(body))) == 2
+    (recorded,) = live.requests
+    assert (recorded.path, recorded.query, recorded.status) == (
+        "/api/v1/iocs/sigma",
+        "limit=2",
+        200,
+    )
+    assert recorded.headers["X-Api-Key"] == DEMO_KEYS["pro"]
+
+
+def test_live_server_errors_reach_the_test(config: MockConfig) -> None:
+    def explode() -> str:
+        raise RuntimeError("planted failure in a view")
+
+    # The with-block is the subject: the error surfaces when the server stops.
+    with pytest.raises(RuntimeError, match="planted failure"), live_socdefenders(config) as live:  # noqa: PT012
+        live.app.add_url_rule("/boom", "boom", explode)
+        response = requests.get(live.url("/boom"), timeout=10)
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "internal_error"
