@@ -191,13 +191,11 @@ class RequestRecorder:
             return tuple(self._requests)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """Answer through the wrapped app and record the request."""
-        statuses: list[int] = []
+        """Answer through the wrapped app and record the request.
 
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            statuses.append(int(status.split(" ", 1)[0]))
-            return start_response(status, headers, exc_info)
-
+        The record is written when the status is known, before the body is sent, so a client
+        that has its answer can already see it; a reset found later rewrites it to status 0.
+        """
         headers = {
             key[5:].replace("_", "-").title(): str(value)
             for key, value in environ.items()
@@ -205,26 +203,31 @@ class RequestRecorder:
         }
         query = str(environ.get("QUERY_STRING", ""))
         path = str(environ.get("PATH_INFO", ""))
-        host = headers.get("Host", "")
-        record = RecordedRequest(
-            str(environ.get("REQUEST_METHOD", "GET")),
-            f"http://{host}{path}" + (f"?{query}" if query else ""),
-            path,
-            query,
-            headers,
-            b"",
-            0,
-        )
-        reset = False
+        url = f"http://{headers.get('Host', '')}{path}" + (f"?{query}" if query else "")
+        method = str(environ.get("REQUEST_METHOD", "GET"))
+        record = RecordedRequest(method, url, path, query, headers, b"", 0)
+        slot: list[int] = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            self._store(slot, replace(record, status=int(status.split(" ", 1)[0])))
+            return start_response(status, headers, exc_info)
+
         try:
             yield from self.app(environ, start)
         except ConnectionError:
-            reset = True
+            self._store(slot, record)  # status 0: the connection was reset
             raise
         finally:
-            status = statuses[-1] if statuses and not reset else 0
-            with self._lock:
-                self._requests.append(replace(record, status=status))
+            if not slot:
+                self._store(slot, record)
+
+    def _store(self, slot: list[int], record: RecordedRequest) -> None:
+        with self._lock:
+            if slot:
+                self._requests[slot[0]] = record
+            else:
+                slot.append(len(self._requests))
+                self._requests.append(record)
 
 
 @dataclass(frozen=True)
