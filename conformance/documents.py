@@ -10,12 +10,16 @@ others are still checked.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from conformance.indicators import RuleIdentity
 
 _BOM = "\ufeff"
 #: A document marker at column 0 ends any block scalar in YAML, so splitting on such lines is
@@ -61,6 +65,14 @@ class RuleDocument:
         """The loaded document when it is a mapping, else None."""
         return self.data if isinstance(self.data, dict) else None
 
+    @functools.cached_property
+    def identity(self) -> RuleIdentity | None:
+        """What the rule is about (``conformance.indicators.rule_identity``), computed once:
+        several checks and the compile matrix ask for it."""
+        from conformance.indicators import rule_identity
+
+        return rule_identity(self)
+
 
 @dataclass(frozen=True)
 class RuleSet:
@@ -97,7 +109,6 @@ class RuleLoader(yaml.CSafeLoader):
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
-
     def construct_lenient_timestamp(self, node: yaml.ScalarNode) -> Any:
         """A timestamp, or its text when it names no real day (``2026-02-30``): the date
         check reports that, where PyYAML would raise ``ValueError`` from deep inside."""
@@ -109,7 +120,7 @@ class RuleLoader(yaml.CSafeLoader):
 
 RuleLoader.add_constructor(
     "tag:yaml.org,2002:timestamp",
-    RuleLoader.construct_lenient_timestamp,  # type: ignore[arg-type]
+    RuleLoader.construct_lenient_timestamp,
 )
 
 

@@ -19,7 +19,6 @@ from conformance.compile import (
     check_targets_installed,
 )
 from conformance.findings import CheckFailure, Finding, SkipCheck, UsageError
-from conformance.indicators import rule_identity
 from conformance.registry import REGISTRY, CheckSpec, Scope
 from conformance.results import CheckResult, CompileMatrix
 from conformance.validators import offline_validators
@@ -124,7 +123,7 @@ def _compiled(
 
 def _count(matrix: CompileMatrix, subject: CompiledRule) -> None:
     """Add one rule's target outcomes to the matrix, under its inferred IOC type."""
-    identity = rule_identity(subject.document)
+    identity = subject.document.identity
     ioc_type = (identity.ioc_type if identity else None) or "unknown"
     for outcome in subject.outcome.targets:
         cell = matrix.cell(ioc_type, outcome.target)

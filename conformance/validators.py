@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conformance.checks.document import document_finding
-from conformance.compile import CompiledRule
+from conformance.compile import CompiledRule, installed_plugins
 from conformance.findings import Finding, Severity
 from conformance.registry import check
 
@@ -53,12 +53,10 @@ FAILING_SEVERITIES = frozenset({"high", "critical"})
 
 def offline_validators(*, attack_data: str | None = None) -> tuple[str, ...]:
     """The identifiers of the installed validators this profile runs, sorted."""
-    from sigma.plugins import InstalledSigmaPlugins
-
     excluded = NEEDS_OTHER_DATA | NOT_FOR_FEEDS
     if attack_data is None:
         excluded |= NEEDS_ATTACK_DATA
-    installed = InstalledSigmaPlugins.autodiscover().validators
+    installed = installed_plugins().validators
     return tuple(sorted(name for name in installed if name not in excluded))
 
 

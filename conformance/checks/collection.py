@@ -8,7 +8,6 @@ from collections.abc import Iterator, Mapping
 from conformance.checks.document import document_finding
 from conformance.documents import LoadProblem, RuleDocument, RuleSet
 from conformance.findings import Finding, Reproduction, Severity
-from conformance.indicators import rule_identity
 from conformance.registry import check
 
 #: Loading problems judged here; duplicate keys have their own check.
@@ -82,7 +81,7 @@ def one_rule_per_ioc(rules: RuleSet) -> Iterator[Finding]:
     """Each IOC (type and value) has one rule in a body (the feed is one rule per IOC)."""
     keys = {}
     for doc in rules.documents:
-        identity = rule_identity(doc)
+        identity = doc.identity
         if identity is not None and identity.ioc_type and identity.value:
             keys[doc.index] = f"{identity.ioc_type} {identity.value}"
     for key, docs in _repeats(rules, keys):

@@ -18,7 +18,6 @@ from conformance.findings import Finding, Reproduction, Severity
 from conformance.indicators import (
     is_defanged,
     is_valid,
-    rule_identity,
     unescape_sigma,
 )
 from conformance.registry import check
@@ -260,7 +259,7 @@ def id_is_uuid_v4(doc: RuleDocument) -> Iterator[Finding]:
 def detection_value_is_literal_ioc(doc: RuleDocument) -> Iterator[Finding]:
     """The detection value is the literal IOC: valid for its type, not defanged, and with
     Sigma's wildcard characters escaped."""
-    identity = rule_identity(doc)
+    identity = doc.identity
     data = rule_mapping(doc)
     if identity is None or data is None or "detection" not in data:
         return
@@ -314,7 +313,7 @@ def _hash_edges_only(field: str | None, raw: str) -> bool:
 def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
     """Logsource category and detection field are the documented ones for the IOC's type
     (``cve`` and ``email`` have no documented mapping: any is accepted)."""
-    identity = rule_identity(doc)
+    identity = doc.identity
     if identity is None or identity.ioc_type is None or rule_mapping(doc) is None:
         return
     mapping = contract.TYPE_MAPPINGS.get(identity.ioc_type)
