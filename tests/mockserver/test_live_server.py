@@ -76,3 +76,12 @@ def test_block_error_wins_over_server_error() -> None:
 def test_two_servers_do_not_share_a_port(app: Flask) -> None:
     with LiveServer(app) as one, LiveServer(create_app(MockConfig())) as two:
         assert one.port != two.port
+
+
+def test_access_log_redacts_keys(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="werkzeug")
+    with LiveServer(app, access_log=True) as server:
+        get(server.url + "/api/v1/iocs/sigma?limit=1&api_key=sk_live_demo_pro")
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert any("api_key=sk_live_…_pro" in line for line in lines), lines
+    assert not any("sk_live_demo_pro" in line for line in lines)
