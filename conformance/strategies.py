@@ -14,7 +14,7 @@ A query is a ``dict[str, str]`` of query parameters, ready for ``requests``::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -55,17 +55,34 @@ def since_values(
     min_value: datetime | None = None,
     max_value: datetime | None = None,
     now: datetime | None = None,
+    days: Sequence[date] | None = None,
     whole_seconds: bool = True,
 ) -> st.SearchStrategy[str]:
     """ISO 8601 ``since`` timestamps in the documented ``YYYY-MM-DDTHH:MM:SSZ`` form.
 
     By default they fall inside the Pro look-back window (365 days before ``now``, which
-    defaults to the time the strategy is built).
+    defaults to the time the strategy is built). With ``days`` (e.g. the dates of a feed's
+    rules) they fall on or next to those days, spread over them evenly, at any time of day
+    (midnight and the last second included, where day-resolution bugs live).
     """
     _require_bool("whole_seconds", whole_seconds)
     for name, value in (("min_value", min_value), ("max_value", max_value), ("now", now)):
         if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
             raise InvalidArgument(f"{name}={value!r} must be a timezone-aware datetime")
+    if days is not None:
+        if isinstance(days, str) or not days or not all(isinstance(d, date) for d in days):
+            raise InvalidArgument(f"days={days!r} must be a non-empty sequence of dates")
+        choices = sorted(set(days))
+        seconds = st.one_of(st.sampled_from((0, 86_399)), st.integers(0, 86_399))
+        return st.builds(
+            lambda day, shift, second: format_since(
+                datetime.combine(day, datetime.min.time(), UTC)
+                + timedelta(days=shift, seconds=second)
+            ),
+            st.sampled_from(choices),
+            st.sampled_from((0, 0, 0, -1, 1)),
+            seconds,
+        )
     end = max_value or now or datetime.now(UTC)
     start = min_value or end - timedelta(days=contract.PRO.lookback_days)
     if start > end:

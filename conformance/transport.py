@@ -108,7 +108,7 @@ class Exchange:
         if not self.params:
             return self.url
         # A redacted key's ellipsis stays readable rather than percent-encoded.
-        return f"{self.url}?{urlencode(self.params)}".replace("%E2%80%A6", "…")
+        return f"{self.url}?{urlencode(self.params, safe=':')}".replace("%E2%80%A6", "…")
 
     def curl(self) -> str:
         """A shell line that repeats the request (keys redacted)."""

@@ -8,7 +8,7 @@ only the relations that survive truncation are checked.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from conformance import contract
@@ -26,29 +26,27 @@ def full(ctx: ServerContext, query: Mapping[str, str]) -> Fetched:
     return ctx.sigma({**query, "limit": BIG})
 
 
-def feed_days(ctx: ServerContext) -> tuple[date, date]:
-    """The first and last ``date`` in the whole feed (SkipCheck when it has none)."""
-    days = [_day(i.date) for i in ctx.universe().identities if i is not None]
+def feed_days(ctx: ServerContext) -> list[date]:
+    """The distinct ``date`` values of the whole feed, sorted (SkipCheck when it has none)."""
+    days = {_day(i.date) for i in ctx.universe().identities if i is not None}
     known = sorted(d for d in days if d is not None)
     if not known:
         raise SkipCheck("the feed has no dated rules to filter")
-    return known[0], known[-1]
+    return known
 
 
 def filter_queries(ctx: ServerContext, *, required: tuple[str, ...] = (), min_size: int = 0) -> Any:
-    """Filter combinations (no ``limit``) with ``since`` inside the feed's own date range."""
+    """Filter combinations (no ``limit``) with ``since`` on and around the feed's own days."""
     from hypothesis import strategies as st
 
     from conformance.strategies import confidences, industries, ioc_types, since_values
 
-    first, last = feed_days(ctx)
-    start = datetime.combine(first, datetime.min.time(), UTC) - timedelta(days=2)
-    end = datetime.combine(last, datetime.min.time(), UTC) + timedelta(days=1)
+    days = feed_days(ctx)
     values: dict[str, Any] = {
         "type": ioc_types(),
         "confidence": confidences(),
         "industry": industries(documented_only=True),
-        "since": since_values(min_value=start, max_value=end),
+        "since": since_values(days=days),
     }
     optional = [name for name in values if name not in required]
     names = st.lists(st.sampled_from(optional), unique=True, max_size=len(optional)).map(
@@ -117,6 +115,8 @@ def type_filter_selects_only_its_type(ctx: ServerContext) -> Iterator[Finding]:
         wanted = query["type"]
         _exact_subset(ctx, query, "type", lambda i: i.ioc_type == wanted, "IOC is another type")
 
+    for ioc_type in contract.SIGMA_TYPES:  # each type alone first: cheap, and none is missed
+        holds({"type": ioc_type})
     ctx.explore(filter_queries(ctx, required=("type",)), holds)
     yield from ()
 
@@ -136,6 +136,8 @@ def confidence_filter_selects_only_its_level(ctx: ServerContext) -> Iterator[Fin
             "level differs (the vendor's sample shows level equal to confidence)",
         )
 
+    for confidence in contract.CONFIDENCES:
+        holds({"confidence": confidence})
     ctx.explore(filter_queries(ctx, required=("confidence",)), holds)
     yield from ()
 
