@@ -1,4 +1,157 @@
-"""pytest plugin (entry point ``pytest11``) that runs the conformance suite inside pytest.
+"""pytest plugin (entry point ``pytest11``): run the server conformance suite inside pytest.
 
-Filled in with the server mode; it registers nothing yet.
+Options (each with its ``SOCDEFENDERS_*`` environment variable as fallback):
+``--socdefenders-base-url``, ``--socdefenders-api-key``, ``--socdefenders-free-key``,
+``--socdefenders-expired-key``, ``--socdefenders-strict``, ``--socdefenders-check``,
+``--socdefenders-exclude``, ``--socdefenders-max-requests``, ``--socdefenders-seed``,
+``--socdefenders-max-examples``, ``--socdefenders-targets``, ``--socdefenders-require-target``.
+
+Fixtures: ``socdefenders_server_config`` (a :class:`~conformance.server.ServerConfig`) and
+``socdefenders_conformance`` (the :class:`~conformance.results.RunResult` of one run per
+session). One pytest item per check, so pytest's own ``--junitxml`` lists every check::
+
+    # test_vendor.py
+    from conformance.pytest_plugin import test_socdefenders_check  # noqa: F401
+
+Heavy modules (the checks, Hypothesis, pySigma) are imported inside fixtures and hooks only.
 """
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from conformance.findings import Finding
+    from conformance.results import RunResult
+    from conformance.server import ServerConfig
+
+#: (config field, option, help); every option also reads ``SOCDEFENDERS_<FIELD>``.
+_OPTIONS = (
+    ("base_url", "--socdefenders-base-url", "Server root to check."),
+    ("api_key", "--socdefenders-api-key", "A Pro key."),
+    ("free_key", "--socdefenders-free-key", "A Free key (for the 403 check)."),
+    ("expired_key", "--socdefenders-expired-key", "An expired key (for its 401 check)."),
+    ("max_requests", "--socdefenders-max-requests", "Request budget."),
+    ("seed", "--socdefenders-seed", "Seed for Hypothesis and every random choice."),
+    ("max_examples", "--socdefenders-max-examples", "Hypothesis examples per check."),
+)
+_LIST_OPTIONS = (
+    ("include", "--socdefenders-check", "Run only this check (repeatable)."),
+    ("exclude", "--socdefenders-exclude", "Skip this check (repeatable)."),
+    ("targets", "--socdefenders-targets", "Compile target (repeatable)."),
+    ("required_targets", "--socdefenders-require-target", "Required target (repeatable)."),
+)
+_INTEGERS = {"max_requests", "seed", "max_examples"}
+
+
+class SocDefendersWarning(UserWarning):
+    """A check ended with warnings only (undocumented expectations, advisory targets)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``--socdefenders-*`` options."""
+    group = parser.getgroup("socdefenders", "SOC Defenders conformance suite")
+    for name, flag, text in _OPTIONS:
+        kind = int if name in _INTEGERS else str
+        group.addoption(flag, dest=f"socdefenders_{name}", type=kind, default=None, help=text)
+    for name, flag, text in _LIST_OPTIONS:
+        group.addoption(flag, dest=f"socdefenders_{name}", action="append", default=[], help=text)
+    group.addoption(
+        "--socdefenders-strict",
+        dest="socdefenders_strict",
+        action="store_true",
+        default=False,
+        help="Undocumented expectations fail instead of warn.",
+    )
+
+
+def _options(config: pytest.Config) -> dict[str, Any]:
+    names = [n for n, _, _ in _OPTIONS] + [n for n, _, _ in _LIST_OPTIONS] + ["strict"]
+    values = {name: config.getoption(f"socdefenders_{name}") for name in names}
+    for name, _, _ in _LIST_OPTIONS:
+        values[name] = tuple(values[name])
+    return values
+
+
+@pytest.fixture(scope="session")
+def socdefenders_server_config(request: pytest.FixtureRequest) -> ServerConfig:
+    """The run's configuration; skips when no base URL is given by option or environment."""
+    from conformance.findings import UsageError
+    from conformance.server import ServerConfig
+
+    options = _options(request.config)
+    if not options["base_url"] and not os.environ.get("SOCDEFENDERS_BASE_URL"):
+        pytest.skip("no server to check: give --socdefenders-base-url or SOCDEFENDERS_BASE_URL")
+    try:
+        return ServerConfig.from_sources(options, os.environ)
+    except UsageError as exc:
+        raise pytest.UsageError(f"socdefenders: {exc}") from None
+
+
+@pytest.fixture(scope="session")
+def socdefenders_conformance(socdefenders_server_config: ServerConfig) -> RunResult:
+    """One run of the suite for the whole session (every check item reads it)."""
+    from conformance.server import run_server
+
+    return run_server(socdefenders_server_config)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Show the seed in pytest's header when one is given."""
+    seed = config.getoption("socdefenders_seed", default=None)
+    return f"socdefenders: --socdefenders-seed {seed}" if seed is not None else None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``socdefenders_check`` with every check's name (imported lazily here)."""
+    if "socdefenders_check" not in metafunc.fixturenames:
+        return
+    from conformance.rules_runner import check_names
+    from conformance.server import load_server_checks
+
+    names = [spec.name for spec in load_server_checks()] + check_names()
+    metafunc.parametrize("socdefenders_check", names, ids=names)
+
+
+def assert_check_passed(result: RunResult, name: str) -> None:
+    """Pass, fail (with the findings), skip or warn, as check ``name`` did in ``result``."""
+    from conformance.results import Status
+
+    if result.harness_error is not None:
+        pytest.fail(f"could not test: {result.harness_error}", pytrace=False)
+    found = [c for c in result.checks if c.name == name]
+    if not found:
+        pytest.skip(f"{name} was not selected in this run")
+    check = found[0]
+    status = check.status(strict=result.strict)
+    text = "\n".join(_describe(f, strict=result.strict) for f in check.findings[:5])
+    if status is Status.SKIPPED:
+        pytest.skip(check.skip_reason or "skipped")
+    if status is Status.FAILED:
+        pytest.fail(f"{name}: {check.description}\n{text}", pytrace=False)
+    if status is Status.WARNING:
+        warnings.warn(SocDefendersWarning(f"{name}: {text}"), stacklevel=2)
+
+
+def _describe(finding: Finding, *, strict: bool) -> str:
+    lines = [f"[{finding.effective(strict=strict).value.upper()}] {finding.message}"]
+    for label, value in (("received", finding.received), ("expected", finding.expected)):
+        if value:
+            lines.append(f"  {label}: {value}")
+    repro = finding.reproduction
+    if repro.curl:
+        lines.append(f"  reproduce: {repro.curl}")
+    if repro.seed is not None:
+        lines.append(f"  seed: {repro.seed}")
+    if repro.document:
+        lines.append("  document:\n" + "\n".join("    | " + s for s in repro.document.splitlines()))
+    return "\n".join(lines)
+
+
+def test_socdefenders_check(socdefenders_conformance: RunResult, socdefenders_check: str) -> None:
+    """One conformance check as a pytest item (import this into a test module to use it)."""
+    assert_check_passed(socdefenders_conformance, socdefenders_check)
