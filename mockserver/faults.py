@@ -6,10 +6,9 @@ which is honoured only when faults are enabled and the client is on a loopback a
 envelope otherwise). ``ARG`` is a rate in [0, 1] (``503:0.3``), a duration (``latency:200ms``,
 ``429-burst:3s``) or a cap on how many times the fault fires (``503:max=2``).
 
-The middleware wraps ``app.wsgi_app``. It first lets the app answer, then decorates only
-answers to ``/api/v1/...`` that are 200: a 401 stays a 401, so a client's auth handling is
-tested apart from its fault handling. Every random choice comes from one ``random.Random(seed)``
-drawn in request order, so a run is reproducible; every delay is capped.
+The middleware wraps ``app.wsgi_app``; it lets the app answer, then decorates only 200 answers
+to ``/api/v1/...`` (a 401 stays a 401). All dice come from one ``random.Random(seed)`` drawn in
+request order, so a run is reproducible; every delay is capped.
 """
 
 from __future__ import annotations
@@ -81,11 +80,8 @@ class FaultInjectionRefused(APIError):
 
 @dataclass(frozen=True)
 class Fault:
-    """A named fault: its one-line help, its stage and, for timed faults, its duration bounds.
-
-    Stages apply in order: ``delay`` (sleep), ``status`` (replace the answer), ``body``
-    (rewrite the YAML body, only on the Sigma endpoint) and ``delivery`` (how bytes are sent).
-    """
+    """A named fault: one-line help, stage, duration bounds. Stages apply in order: ``delay``
+    (sleep), ``status`` (replace the answer), ``body`` (rewrite YAML), ``delivery`` (bytes)."""
 
     name: str
     summary: str
@@ -195,10 +191,7 @@ def parse_fault_spec(text: str) -> FaultSpec:
 
 @dataclass(frozen=True)
 class FaultSettings:
-    """The fault part of the mock's configuration: off unless ``enabled``.
-
-    ``enabled`` gates both the run-level ``specs`` and the per-request header.
-    """
+    """The fault part of the mock's configuration: ``enabled`` gates both specs and header."""
 
     enabled: bool = False
     specs: tuple[FaultSpec, ...] = ()
@@ -222,11 +215,6 @@ class Reply:
     body: bytes
     delivery: FaultSpec | None = None
 
-    @property
-    def code(self) -> int:
-        """The numeric status code."""
-        return int(self.status.split(" ", 1)[0])
-
     def header(self, name: str) -> str | None:
         """Return the first value of a header, case-insensitively."""
         lowered = name.lower()
@@ -247,7 +235,13 @@ class FaultEvent:
     path: str
 
 
-_RATE_LIMIT_HEADERS: Final = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+#: Headers a 5xx fault keeps from the real answer.
+_KEPT_HEADERS: Final = (
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-request-id",
+)
 _STATUS_ERRORS: Final[Mapping[str, Callable[[], APIError]]] = MappingProxyType(
     {
         "500": lambda: InternalError("Internal server error."),
@@ -265,11 +259,6 @@ def split_documents(body: bytes) -> list[str]:
     return [d for d in _DOCUMENT_SEPARATOR.split(body.decode("utf-8")) if d.strip()]
 
 
-def join_documents(documents: Sequence[str]) -> bytes:
-    """Join YAML documents with ``---`` lines, each ending with a newline."""
-    return "---\n".join(d if d.endswith("\n") else d + "\n" for d in documents).encode("utf-8")
-
-
 def rewrite_body(name: str, body: bytes) -> bytes:
     """Apply a ``body`` stage fault to a Sigma YAML body (a pure function)."""
     if name == "empty-200":
@@ -284,29 +273,24 @@ def rewrite_body(name: str, body: bytes) -> bytes:
         documents.insert(middle + 1, documents[middle])
     elif name == "action-global":
         documents.insert(0, _GLOBAL_DOCUMENT)
-    return join_documents(documents)
+    return "---\n".join(d if d.endswith("\n") else d + "\n" for d in documents).encode("utf-8")
 
 
 def truncation_point(body: bytes) -> int:
     """Return where ``truncate`` cuts: the middle of the middle document (never the end)."""
-    if not body:
-        return 0
-    documents = split_documents(body)
-    target = documents[len(documents) // 2] if documents else ""
-    start = body.decode("utf-8").find(target)
-    text_cut = start + max(1, len(target) // 2) if start >= 0 else len(body) // 2
-    # Measured in characters; convert to bytes so a multi-byte character may be split too.
-    return min(len(body.decode("utf-8")[:text_cut].encode("utf-8")), len(body) - 1)
+    documents = [d.encode("utf-8") for d in split_documents(body)] or [body]
+    target = documents[len(documents) // 2]
+    cut = max(body.find(target), 0) + max(1, len(target) // 2)  # in bytes: may split a character
+    return max(0, min(cut, len(body) - 1))
 
 
 def abort_connection(environ: WSGIEnvironment) -> None:
     """Reset the client's TCP connection (RST, no FIN) and raise ConnectionResetError.
 
     With werkzeug's server the connection socket is in ``environ['werkzeug.socket']``: with
-    SO_LINGER 0, closing its descriptor sends a RST. The descriptor is closed by ``dup2``-ing
-    a dead socketpair end over it, so the server's later reads see EOF and its writes a broken
-    pipe, never a recycled descriptor. Elsewhere (other servers, a test client) the raised
-    ConnectionResetError is the fallback: the server drops the answer.
+    SO_LINGER 0, closing its descriptor sends a RST; ``dup2``-ing a dead socketpair end over it
+    closes it, so the server then reads EOF and writes into a broken pipe, never a recycled
+    descriptor. Elsewhere (other servers, test clients) the exception alone is the fallback.
     """
     sock = environ.get("werkzeug.socket")
     if isinstance(sock, socket.socket) and sock.fileno() >= 0:
@@ -336,9 +320,8 @@ def error_reply(error: APIError, request_id: str | None = None) -> Reply:
 class FaultMiddleware:
     """WSGI middleware that injects the configured faults into the app's answers.
 
-    It keeps, per instance, the seeded random generator, how often each spec fired, the end
-    of the current 429 burst and a log of fired faults (:meth:`events`), all under one lock
-    because the threaded server calls it from several threads.
+    Its state (seeded dice, counts, the current 429 burst, the event log) is per instance and
+    under one lock: the threaded server calls it from several threads.
     """
 
     def __init__(
@@ -357,10 +340,7 @@ class FaultMiddleware:
         self.reconfigure(settings)
 
     def reconfigure(self, settings: FaultSettings) -> None:
-        """Start afresh with new settings: new dice, counts, burst and event log.
-
-        The client mode reuses one server for several scenarios this way.
-        """
+        """Start afresh with new settings (dice, counts, burst, log): one server, many scenarios."""
         with self._lock:
             self.settings = settings
             # Seeded for reproducible runs; nothing here is security-sensitive.
@@ -388,18 +368,15 @@ class FaultMiddleware:
         if not self.settings.enabled or not path.startswith(API_PREFIX):
             return self.app(environ, start_response)
         reply = self._capture(environ)
-        if reply.code != 200:
+        if not reply.status.startswith("200"):
             return self._send(reply, environ, start_response)
         return self._send(self._inject(reply, requested, path), environ, start_response)
 
     def _requested(self, environ: WSGIEnvironment, header: str) -> FaultSpec | Reply:
         """Parse the ``X-Mock-Fault`` header, or return the refusal to send instead."""
-        if not self.settings.enabled:
-            reason = f"{FAULT_HEADER} is refused: faults are not enabled on this server."
-            return error_reply(FaultInjectionRefused(reason))
-        if not is_loopback(environ):
-            reason = f"{FAULT_HEADER} is only honoured from a loopback address."
-            return error_reply(FaultInjectionRefused(reason))
+        if not self.settings.enabled or not is_loopback(environ):
+            why = "faults are not enabled" if not self.settings.enabled else "not from loopback"
+            return error_reply(FaultInjectionRefused(f"{FAULT_HEADER} is refused: {why}."))
         try:
             # One request asks for one fault: a rate would be meaningless, so it always fires.
             return replace(parse_fault_spec(header), rate=1.0, max_times=None)
@@ -419,9 +396,7 @@ class FaultMiddleware:
         try:
             written.extend(iterable)
         finally:
-            close = getattr(iterable, "close", None)
-            if close is not None:
-                close()
+            getattr(iterable, "close", lambda: None)()  # WSGI: always close the app's iterable
         status, headers = captured[0]
         return Reply(status, tuple(headers), b"".join(written))
 
@@ -433,11 +408,14 @@ class FaultMiddleware:
             number = self._requests
             chosen = self._choose(requested, is_yaml)
             now = self._clock()
-            if any(s.name == "429-burst" for s in chosen):
-                spec = next(s for s in chosen if s.name == "429-burst")
+            for spec in (s for s in chosen if s.name == "429-burst"):
                 self._burst_until = max(self._burst_until, math.ceil(now + spec.duration))
             in_burst = now < self._burst_until
-            delays = [self._delay_of(s) for s in chosen if s.fault.stage == "delay"]
+            delays = [
+                self._random.uniform(0.0, s.duration) if s.name == "jitter" else s.duration
+                for s in chosen
+                if s.fault.stage == "delay"
+            ]
             self._events.extend(FaultEvent(number, s.name, path) for s in chosen)
             burst_end = self._burst_until
         for delay in delays:
@@ -447,7 +425,7 @@ class FaultMiddleware:
             return self._rate_limited(reply, burst_end)
         if statuses:
             failed = error_reply(_STATUS_ERRORS[statuses[0].name](), reply.header("X-Request-Id"))
-            kept = tuple(h for h in reply.headers if h[0].lower() in _RATE_LIMIT_HEADERS)
+            kept = tuple(h for h in reply.headers if h[0].lower() in _KEPT_HEADERS)
             return replace(failed, headers=failed.headers + kept)
         for spec in chosen:
             if spec.fault.stage == "body":
@@ -471,22 +449,12 @@ class FaultMiddleware:
                 chosen.append(spec)
         return chosen
 
-    def _delay_of(self, spec: FaultSpec) -> float:
-        """Seconds to wait for a delay fault (caller holds the lock: jitter draws)."""
-        if spec.name == "jitter":
-            return self._random.uniform(0.0, spec.duration)
-        return spec.duration
-
     def _rate_limited(self, reply: Reply, reset: float) -> Reply:
         """The 429 answer of a burst, with the vendor's X-RateLimit-* meaning."""
         reason = "Rate limit exceeded: wait until X-RateLimit-Reset before retrying."
         limited = error_reply(RateLimitExceeded(reason), reply.header("X-Request-Id"))
-        limit = reply.header("X-RateLimit-Limit") or "1"
-        headers = (
-            ("X-RateLimit-Limit", limit),
-            ("X-RateLimit-Remaining", "0"),
-            ("X-RateLimit-Reset", str(int(reset))),
-        )
+        limit = ("X-RateLimit-Limit", reply.header("X-RateLimit-Limit") or "1")
+        headers = (limit, ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", str(int(reset))))
         return replace(limited, headers=limited.headers + headers)
 
     def _send(
@@ -512,18 +480,15 @@ class FaultMiddleware:
 
 
 def _reset_body(environ: WSGIEnvironment) -> Iterator[bytes]:
-    """A body that resets the connection when the server starts sending it."""
-    abort_connection(environ)
+    abort_connection(environ)  # when the server starts sending the body
     yield b""  # pragma: no cover - abort_connection always raises
 
 
 def install_faults(app: Any, settings: FaultSettings) -> FaultMiddleware:
-    """Wrap a Flask app's ``wsgi_app`` with the fault middleware and return the middleware.
+    """Wrap a Flask app's ``wsgi_app`` with the fault middleware (kept in ``app.extensions``).
 
-    The middleware is kept in ``app.extensions["socdefenders_faults"]`` so tests and the client
-    mode can read its events; installing again only reconfigures it (never wraps twice, so an
-    inner middleware with faults off cannot refuse what the outer one allows).
-    """
+    Installing again only reconfigures it: never two layers, where a disabled inner one would
+    refuse the header the outer one allows."""
     existing = app.extensions.get("socdefenders_faults")
     if isinstance(existing, FaultMiddleware):
         existing.reconfigure(settings)
