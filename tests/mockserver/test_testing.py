@@ -62,9 +62,7 @@ def test_requests_reach_the_app_with_no_socket(config: MockConfig) -> None:
 def test_errors_and_json_come_through(config: MockConfig) -> None:
     with mock_socdefenders(config) as mock:
         free = requests.get(SIGMA, headers={"X-API-Key": mock.free_key}, timeout=5)
-        listed = requests.get(
-            mock.url("/api/v1/iocs"), params={"api_key": mock.pro_key}, timeout=5
-        )
+        listed = requests.get(mock.url("/api/v1/iocs"), params={"api_key": mock.pro_key}, timeout=5)
     assert free.status_code == 403
     assert free.json()["error"]["code"] == "insufficient_tier"
     assert listed.status_code == 200
