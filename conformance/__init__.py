@@ -1,4 +1,4 @@
-"""Conformance suite for SOC Defenders-style Sigma rule feeds: any server, client or file in, a verdict out."""
+"""Conformance suite for Sigma rule feeds: a server, client or file in, a verdict out."""
 
 from conformance.findings import (
     CheckFailure,

@@ -5,7 +5,7 @@ being unable to test)::
 
     Exception
     ├── CheckFailure(AssertionError)   a check saw the target break the contract (carries a Finding)
-    ├── SkipCheck                      a check cannot apply here (no Free key given, no JSON sibling)
+    ├── SkipCheck                      a check cannot apply here (no Free key, no JSON sibling)
     └── ConformanceError               the harness cannot test at all
         ├── UsageError                 bad options or configuration       → exit 2
         └── HarnessError               unreachable target, budget spent   → exit 3
@@ -71,7 +71,7 @@ class CheckFailure(AssertionError):
         self.finding = finding
 
 
-class SkipCheck(Exception):  # noqa: N818 - a signal, like pytest's Skipped
+class SkipCheck(Exception):
     """Raised inside a check that cannot apply to this target."""
 
     def __init__(self, reason: str) -> None:

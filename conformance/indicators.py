@@ -84,8 +84,16 @@ def _is_punycode(encoded: str) -> bool:
 
 
 def is_url(value: str) -> bool:
-    """An absolute URL with a scheme and a valid host (name, IPv4 or bracketed IPv6)."""
-    if any(c.isspace() or ord(c) < 32 for c in value) or "://" not in value:
+    """An absolute URL with a scheme and a valid host (name, IPv4 or bracketed IPv6).
+
+    Feeds carry URLs as they were observed, so the path, query and fragment may hold characters
+    RFC 3986 would have percent-encoded (a space, quotes, ``\\``); the scheme and authority may
+    not, and no part may hold a control character or a line break.
+    """
+    if any(ord(c) < 32 or ord(c) == 127 for c in value) or "://" not in value:
+        return False
+    authority = value.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if any(c.isspace() for c in authority):
         return False
     try:
         parts = urlsplit(value)

@@ -30,7 +30,11 @@ def _clip(text: str, limit: int = _CLIP) -> str:
 
 def _document_excerpt(document: str) -> list[str]:
     lines = document.rstrip("\n").splitlines() or [""]
-    shown = [_clip(line, 160) for line in lines[:DOCUMENT_LINES]]
+    # Indentation is YAML structure: keep it; only shorten very long lines.
+    shown = [
+        line if len(line) <= 160 else line[:160] + f"… ({len(line) - 160} more chars)"
+        for line in lines[:DOCUMENT_LINES]
+    ]
     if len(lines) > DOCUMENT_LINES:
         shown.append(f"… ({len(lines) - DOCUMENT_LINES} more lines)")
     return shown

@@ -40,6 +40,10 @@ class RuleShape:
     #: Detection field (with modifiers); ``None`` for a ``keywords`` rule.
     field: str | None
     fields: tuple[str, ...]
+    #: Written before the IOC in the detection value. Sysmon's ``Hashes`` field reads
+    #: ``SHA1=...,MD5=...,SHA256=...``: ``MD5=<hash>`` matches only that algorithm's slot, and
+    #: is the form SigmaHQ's ``sigmahq_invalid_hash_kv`` validator demands.
+    value_prefix: str = ""
 
 
 def _network(label: str) -> RuleShape:
@@ -57,6 +61,7 @@ def _network(label: str) -> RuleShape:
 
 
 def _hash(label: str) -> RuleShape:
+    # Sysmon names the algorithms MD5, SHA1, SHA256 (no dash), whatever the title says.
     return RuleShape(
         title=f"SOC Defenders - Malicious {label} File Hash Indicator",
         description=(
@@ -67,6 +72,7 @@ def _hash(label: str) -> RuleShape:
         logsource=(("category", "process_creation"), ("product", "windows")),
         field="Hashes|contains",
         fields=("Image", "CommandLine", "Hashes"),
+        value_prefix=label.replace("-", "") + "=",
     )
 
 
@@ -180,7 +186,7 @@ def render_rule(ioc: IOC) -> str:
     Raises ``KeyError`` for types without rules (see :func:`has_rule`).
     """
     shape = SHAPES[ioc.type]
-    value = yaml_quote(sigma_escape(ioc.value))
+    value = yaml_quote(sigma_escape(shape.value_prefix + ioc.value))
     lines = [
         f"title: {shape.title}",
         f"id: {ioc.id}",

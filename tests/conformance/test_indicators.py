@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from conformance.documents import parse_body
 from conformance.indicators import (
     is_defanged,
+    is_url,
     is_valid,
     rule_identity,
     shape_type,
@@ -120,3 +121,22 @@ def test_rule_identity_of_a_foreign_style_rule() -> None:
 
 def test_rule_identity_of_non_mapping_is_none() -> None:
     assert rule_identity(parse_body(b"- 1\n", source="x").documents[0]) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://mixed.example.com/a*b?c\\d'e\"f#g: h",
+        "http://doc.example/--- ... ---",
+        "http://yaml.example/- [a, b] {c: d} & *alias !tag %x @y `z`",
+    ],
+)
+def test_observed_urls_with_unencoded_characters_are_urls(value: str) -> None:
+    assert is_url(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["http://bad host.example/", "http://x.example/a\nb", "http://x.example/\x7f"]
+)
+def test_urls_with_spaces_in_the_host_or_control_characters_are_not(value: str) -> None:
+    assert not is_url(value)

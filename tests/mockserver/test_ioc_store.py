@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mock_strategies import NOW, datasets
 
 from mockserver.config import DEFAULT_TIERS, Tier
 from mockserver.model import CONFIDENCES, INDUSTRIES, IOC, IOC_TYPES
 from mockserver.query import Query
 from mockserver.render import has_rule
 from mockserver.store import IOCStore
+from tests.mockserver.mock_strategies import NOW, datasets
 
 PRO, FREE = DEFAULT_TIERS
 WIDE = replace(PRO, lookback_days=10_000, max_results=10**9)

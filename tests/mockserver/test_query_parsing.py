@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mock_strategies import query_args
 
 from mockserver.errors import InvalidParameter
 from mockserver.model import CATEGORIES, CONFIDENCES, INDUSTRIES, IOC_TYPES
 from mockserver.query import DEFAULT_LIMIT, Query, parse_instant, parse_query
+from tests.mockserver.mock_strategies import query_args
 
 
 def one(**args: str) -> dict[str, list[str]]:

@@ -8,7 +8,6 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mock_strategies import printable_text, sigma_iocs
 from sigma.collection import SigmaCollection
 from sigma.rule import SigmaRule
 from sigma.types import SigmaString
@@ -16,6 +15,7 @@ from sigma.types import SigmaString
 from mockserver.fixtures import load_dataset
 from mockserver.model import IOC, SIGMA_TYPES
 from mockserver.render import SHAPES, has_rule, join_documents, render_rule, yaml_quote
+from tests.mockserver.mock_strategies import printable_text, sigma_iocs
 
 # Copied verbatim from CONTRACT.md (the vendor's Sigma format page).
 SAMPLE_RULE = """\
@@ -180,7 +180,7 @@ def _assert_literal_round_trip(iocs: list[IOC]) -> None:
         [value] = detection_strings(rule)
         assert not value.contains_special(), (ioc.value, text)
         assert all(isinstance(part, str) for part in value.s)
-        assert "".join(str(part) for part in value.s) == ioc.value
+        assert "".join(str(part) for part in value.s) == SHAPES[ioc.type].value_prefix + ioc.value
 
 
 @given(st.lists(sigma_iocs, min_size=1, max_size=5))
@@ -197,3 +197,11 @@ def test_join_documents() -> None:
     assert join_documents([]) == ""
     assert join_documents(["a: 1\n", "b: 2\n"]) == "a: 1\n---\nb: 2\n"
     assert list(yaml.safe_load_all(join_documents(["a: 1\n", "b: 2\n"]))) == [{"a": 1}, {"b": 2}]
+
+
+@pytest.mark.parametrize(
+    ("ioc_type", "prefix"), [("md5", "MD5="), ("sha1", "SHA1="), ("sha256", "SHA256=")]
+)
+def test_hash_rules_name_the_sysmon_hash_slot(ioc_type: str, prefix: str) -> None:
+    ioc = next(i for i in load_dataset().iocs if i.type == ioc_type)
+    assert f"    Hashes|contains: '{prefix}{ioc.value}'\n" in render_rule(ioc)
