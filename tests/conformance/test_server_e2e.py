@@ -48,12 +48,6 @@ def test_every_server_check_passes_on_the_mock_with_strict(mock_url: str, tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="rule checks (not server checks) still fail on the mock at the time of writing: "
-    "detection_value_is_literal_ioc on a few URLs, pysigma_validators_pass "
-    "(sigmahq_invalid_hash_kv on Hashes|contains without ALGO=); see the server-mode report",
-    strict=False,
-)
 def test_the_full_run_on_the_mock_is_conformant_with_strict(mock_url: str, tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     args = ["--base-url", mock_url, "--api-key", PRO, "--free-key", FREE, "--expired-key", EXPIRED]
