@@ -93,3 +93,10 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     code, _, err = invoke(*args)
     assert code == 2
     assert message in err
+
+
+def test_a_spent_budget_is_could_not_test_and_names_the_option(mock_url: str) -> None:
+    code, out, _ = invoke("--base-url", mock_url, "--api-key", PRO, "--max-requests", "6")
+    assert code == 3
+    assert "request budget of 6 requests is spent (raise --max-requests)" in out
+    assert "not run: could not test" in out or "skipped" in out
