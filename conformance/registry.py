@@ -46,7 +46,10 @@ class Registry:
     def register(self, scope: Scope, func: CheckFunc) -> CheckSpec:
         """Add ``func`` under its own name; a name can be registered once."""
         name = func.__name__
-        if name in self._checks:
+        known = self._checks.get(name)
+        # A module imported afresh (pytester and importlib.reload drop it from sys.modules)
+        # registers the same check again: replace it. Another function with the name is a bug.
+        if known is not None and _origin(known.func) != _origin(func):
             raise ValueError(f"check {name!r} is registered twice")
         doc = (func.__doc__ or "").strip().splitlines()
         spec = CheckSpec(name, scope, func, doc[0] if doc else name)
@@ -79,6 +82,10 @@ class Registry:
         if include:
             chosen = [c for c in chosen if c.name in include]
         return [c for c in chosen if c.name not in exclude]
+
+
+def _origin(func: CheckFunc) -> tuple[str, str]:
+    return (getattr(func, "__module__", ""), getattr(func, "__qualname__", ""))
 
 
 #: The process-wide registry the built-in checks register into (like pytest's plugin manager,
