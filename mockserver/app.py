@@ -18,7 +18,7 @@ from flask import Flask, Response, g, got_request_exception, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from mockserver.auth import APIKey, KeyRing, presented_key
-from mockserver.clock import Clock, parse_clock
+from mockserver.clock import Clock, MovingClock, parse_clock
 from mockserver.config import MockConfig
 from mockserver.errors import (
     APIError,
@@ -64,12 +64,15 @@ def build_state(
     records = list(load_key_records())
     if config.keys is not None:
         records += load_key_records(config.keys)
+    chosen = clock if clock is not None else parse_clock(config.now, dataset.meta.now)
+    if config.clock_moves and not isinstance(chosen, MovingClock):
+        chosen = MovingClock(chosen, config.clock_step)
     return MockState(
         config=config,
         store=IOCStore(dataset.iocs),
         keys=KeyRing.from_records(records, tiers=tier_names),
         limiter=RateLimiter(config.tiers, config.rate_limit_storage),
-        clock=clock if clock is not None else parse_clock(config.now, dataset.meta.now),
+        clock=chosen,
         dataset=dataset,
     )
 
@@ -111,6 +114,8 @@ def sigma_rules() -> Response:
     selection = current.store.select(
         query, now=current.clock.now(), tier=current.config.tier(key.tier), sigma_only=True
     )
+    if isinstance(current.clock, MovingClock):
+        current.clock.tick()  # --clock-step: the next call sees a later feed
     return Response(current.store.rules_body(selection.iocs), content_type=YAML_MEDIA_TYPE)
 
 
@@ -199,7 +204,16 @@ def _from_http(exc: HTTPException) -> APIError:
 def create_app(
     config: MockConfig | None = None, *, dataset: Dataset | None = None, clock: Clock | None = None
 ) -> Flask:
-    """Build the mock's Flask app (``dataset`` and ``clock`` override what config names)."""
+    """Build the mock's Flask app (``dataset`` and ``clock`` override what config names).
+
+    The fault layer is always installed (disabled unless the config enables it), so a stray
+    ``X-Mock-Fault`` header gets its 403 rather than being silently ignored; the admin routes
+    exist only with a moving clock.
+    """
+    from mockserver.admin import register_admin
+    from mockserver.faults import install_faults
+    from mockserver.openapi import register_openapi
+
     config = config if config is not None else MockConfig()
     app = Flask("mockserver")
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -210,6 +224,10 @@ def create_app(
     app.before_request(_assign_request_id)
     app.after_request(_finish)
     app.register_error_handler(Exception, _handle_error)
+    if config.clock_moves:
+        register_admin(app)
+    register_openapi(app)
+    install_faults(app, config.faults)
     return app
 
 

@@ -1,4 +1,4 @@
-"""``soc-mock``: serve the mock, generate fixtures, list the keys.
+"""``soc-mock``: serve the mock, generate fixtures, list the keys and the faults.
 
 Options override ``SOCMOCK_*`` environment variables, which override the defaults (see
 :mod:`mockserver.config`).
@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from mockserver.clock import format_duration
 from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, MockConfig
 from mockserver.errors import MockServerError
 
@@ -37,6 +38,22 @@ def _config(**options: Any) -> MockConfig:
         return MockConfig.from_sources(options, os.environ)
     except MockServerError as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def _extras(config: MockConfig) -> list[str]:
+    """Lines saying which test features (faults, moving clock) this server has on."""
+    lines = []
+    if config.faults.enabled:
+        named = ", ".join(str(spec) for spec in config.faults.specs) or "none"
+        lines.append(f"Faults on (seed {config.faults.seed}): {named}; X-Mock-Fault accepted.")
+    if config.clock_moves:
+        step = (
+            f", +{format_duration(config.clock_step)} after each Sigma answer"
+            if config.clock_step
+            else ""
+        )
+        lines.append(f"Moving clock{step}: GET/POST /_admin/clock (loopback only).")
+    return lines
 
 
 def banner(base_url: str, keys: list[tuple[str, str, str]]) -> str:
@@ -88,6 +105,39 @@ def main() -> None:
     help="limits storage URI [memory://], e.g. redis://host:6379. Env: SOCMOCK_RATE_LIMIT_STORAGE.",
 )
 @click.option(
+    "--fault",
+    multiple=True,
+    metavar="NAME[:ARG...]",
+    help="Inject a fault (repeatable; see `soc-mock faults`), e.g. 503:0.3, latency:200ms, "
+    "truncate:max=1. Env: SOCMOCK_FAULTS (comma-separated).",
+)
+@click.option(
+    "--faults/--no-faults",
+    "faults_enabled",
+    default=None,
+    help="Allow X-Mock-Fault from loopback clients [on when --fault is given]. "
+    "Env: SOCMOCK_FAULTS_ENABLED.",
+)
+@click.option(
+    "--fault-seed",
+    type=int,
+    default=None,
+    help="Seed of the fault dice [0]. Env: SOCMOCK_FAULT_SEED.",
+)
+@click.option(
+    "--moving-clock",
+    is_flag=True,
+    default=None,
+    help="Let the clock move: POST /_admin/clock (loopback only). Env: SOCMOCK_MOVING_CLOCK.",
+)
+@click.option(
+    "--clock-step",
+    default=None,
+    metavar="DURATION",
+    help="Advance the clock by DURATION (e.g. 1d, 6h) after each Sigma answer; implies "
+    "--moving-clock. Env: SOCMOCK_CLOCK_STEP.",
+)
+@click.option(
     "--access-log/--no-access-log", default=True, help="Log each request (keys redacted)."
 )
 def serve(access_log: bool, **options: Any) -> None:
@@ -110,6 +160,8 @@ def serve(access_log: bool, **options: Any) -> None:
     host = f"[{config.host}]" if ":" in config.host else config.host
     keys = [(k.secret, k.tier, k.status) for k in app.extensions["socmock"].keys if k.demo]
     click.echo(banner(f"http://{host}:{server.server_port}", keys))
+    for line in _extras(config):
+        click.echo(line)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -173,3 +225,12 @@ def keys(show_secrets: bool, **options: Any) -> None:
     for key in ring:
         shown = key.secret if key.demo or show_secrets else key.redacted
         click.echo(f"{shown:<28} {key.tier:<5} {key.status}")
+
+
+@main.command()
+def faults() -> None:
+    """List the faults --fault and X-Mock-Fault accept, one line each."""
+    from mockserver.faults import describe_faults
+
+    for line in describe_faults():
+        click.echo(line)

@@ -13,20 +13,31 @@ option                     environment variable            default
 ``--now ISO|real``         ``SOCMOCK_NOW``                 the fixtures' ``meta.now``
 ``--rate-limit SPEC``      ``SOCMOCK_RATE_LIMIT``          CONTRACT.md §3 per tier
 ``--rate-limit-storage``   ``SOCMOCK_RATE_LIMIT_STORAGE``  ``memory://``
+``--fault NAME[:ARG...]``  ``SOCMOCK_FAULTS`` (``a,b``)    none (see ``soc-mock faults``)
+``--faults/--no-faults``   ``SOCMOCK_FAULTS_ENABLED``      off; on when a fault is named
+``--fault-seed INT``       ``SOCMOCK_FAULT_SEED``          ``0``
+``--moving-clock``         ``SOCMOCK_MOVING_CLOCK``        off (fixed clock, no admin routes)
+``--clock-step DURATION``  ``SOCMOCK_CLOCK_STEP``          none; setting it moves the clock
 =========================  ==============================  ======================================
 
 A rate-limit SPEC is ``TIER=LIMITS`` with LIMITS in the ``limits`` library's notation
 (``1000/minute;1000000/day``); several tiers are separated by ``,`` (or the option repeated).
+``--no-faults`` turns off faults named in the environment; naming a fault on the command line
+as well is a contradiction (a ConfigError). A moving clock (:class:`mockserver.clock.MovingClock`)
+starts at ``--now`` and enables the loopback-only ``/_admin/clock`` routes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from mockserver.clock import parse_duration
 from mockserver.errors import ConfigError
+from mockserver.faults import FaultSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,14 @@ class MockConfig:
     now: str | None = None
     tiers: tuple[Tier, ...] = DEFAULT_TIERS
     rate_limit_storage: str = DEFAULT_STORAGE
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    moving_clock: bool = False
+    clock_step: timedelta | None = None
+
+    @property
+    def clock_moves(self) -> bool:
+        """Whether the clock can move (``--moving-clock``, or a ``--clock-step``)."""
+        return self.moving_clock or self.clock_step is not None
 
     def tier(self, name: str) -> Tier:
         """Return the tier called ``name``."""
@@ -97,6 +116,8 @@ class MockConfig:
         if rate_limit is not None:
             specs = [rate_limit] if isinstance(rate_limit, str) else list(rate_limit)
             config = replace(config, tiers=apply_rate_limits(config.tiers, specs))
+        step = pick("clock_step")
+        clock_step = parse_duration(str(step)) if step is not None else None
         return replace(
             config,
             host=str(host) if host is not None else config.host,
@@ -104,7 +125,46 @@ class MockConfig:
             keys=Path(keys) if keys is not None else None,
             now=str(pick("now")) if pick("now") is not None else None,
             rate_limit_storage=str(storage) if storage is not None else config.rate_limit_storage,
+            faults=_faults(options, env),
+            moving_clock=_flag(pick("moving_clock"), "moving_clock") or clock_step is not None,
+            clock_step=clock_step,
         )
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A boolean option (a bool) or environment value (1/0, true/false, yes/no, on/off)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be 1/0, true/false, yes/no or on/off")
+
+
+def _faults(options: Mapping[str, Any], env: Mapping[str, str]) -> FaultSettings:
+    """Fault settings: ``--fault``/``--faults``/``--fault-seed`` over their variables.
+
+    An explicit "off" (``--no-faults``, or ``SOCMOCK_FAULTS_ENABLED=0`` with no option)
+    turns off whatever faults the environment names.
+    """
+    specs: list[str] = list(options.get("fault", ()))
+    enabled = options.get("faults_enabled")
+    if enabled is False and specs:
+        raise ConfigError("--no-faults contradicts --fault: choose one")
+    if enabled is None and ENV_PREFIX + "FAULTS_ENABLED" in env:
+        enabled = _flag(env[ENV_PREFIX + "FAULTS_ENABLED"], "faults_enabled")
+    if enabled is False:
+        return FaultSettings()
+    if not specs:
+        specs = [s.strip() for s in env.get(ENV_PREFIX + "FAULTS", "").split(",") if s.strip()]
+    raw_seed = options.get("fault_seed", env.get(ENV_PREFIX + "FAULT_SEED") or 0)
+    try:
+        seed = int(raw_seed)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"the fault seed must be an integer, not {raw_seed!r}") from exc
+    return FaultSettings.from_options(specs, enabled=bool(enabled), seed=seed)
 
 
 def _port(value: Any) -> int:

@@ -235,13 +235,8 @@ class FaultEvent:
     path: str
 
 
-#: Headers a 5xx fault keeps from the real answer.
-_KEPT_HEADERS: Final = (
-    "x-ratelimit-limit",
-    "x-ratelimit-remaining",
-    "x-ratelimit-reset",
-    "x-request-id",
-)
+#: Headers a 5xx fault keeps from the real answer (its X-Request-Id is reused as well).
+_KEPT_HEADERS: Final = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 _STATUS_ERRORS: Final[Mapping[str, Callable[[], APIError]]] = MappingProxyType(
     {
         "500": lambda: InternalError("Internal server error."),
@@ -311,10 +306,13 @@ def is_loopback(environ: WSGIEnvironment) -> bool:
 
 
 def error_reply(error: APIError, request_id: str | None = None) -> Reply:
-    """Build the answer for ``error`` in the documented JSON error envelope."""
-    body = json.dumps(envelope(error, request_id or new_request_id())).encode("utf-8")
+    """Build the answer for ``error`` in the documented JSON error envelope (with the
+    ``X-Request-Id`` header every answer of the mock carries)."""
+    request_id = request_id or new_request_id()
+    body = json.dumps(envelope(error, request_id)).encode("utf-8")
     status = f"{error.status} {HTTPStatus(error.status).phrase}"
-    return Reply(status, (("Content-Type", "application/json"),), b"").with_body(body)
+    headers = (("Content-Type", "application/json"), ("X-Request-Id", request_id))
+    return Reply(status, headers, b"").with_body(body)
 
 
 class FaultMiddleware:
@@ -484,16 +482,27 @@ def _reset_body(environ: WSGIEnvironment) -> Iterator[bytes]:
     yield b""  # pragma: no cover - abort_connection always raises
 
 
-def install_faults(app: Any, settings: FaultSettings) -> FaultMiddleware:
+def install_faults(
+    app: Any,
+    settings: FaultSettings,
+    *,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> FaultMiddleware:
     """Wrap a Flask app's ``wsgi_app`` with the fault middleware (kept in ``app.extensions``).
 
     Installing again only reconfigures it: never two layers, where a disabled inner one would
-    refuse the header the outer one allows."""
+    refuse the header the outer one allows. ``sleep`` and ``clock`` replace the timing
+    functions (tests observe delays without waiting)."""
     existing = app.extensions.get("socdefenders_faults")
     if isinstance(existing, FaultMiddleware):
-        existing.reconfigure(settings)
-        return existing
-    middleware = FaultMiddleware(app.wsgi_app, settings)
-    app.wsgi_app = middleware
-    app.extensions["socdefenders_faults"] = middleware
+        middleware = existing
+    else:
+        middleware = FaultMiddleware(app.wsgi_app, settings)
+        app.wsgi_app = middleware
+        app.extensions["socdefenders_faults"] = middleware
+    with middleware._lock:
+        middleware._sleep = sleep or middleware._sleep
+        middleware._clock = clock or middleware._clock
+    middleware.reconfigure(settings)
     return middleware

@@ -1,22 +1,30 @@
 """A real HTTP server for the mock on a loopback port, in a daemon thread.
 
 ``with LiveServer(app) as server: requests.get(server.url + "/healthz")``. Port 0 (the
-default) lets the OS choose a free port. Exceptions raised while serving (in a view, or in the
-server loop) are stored and re-raised in the calling thread when the server stops, or by
-:meth:`LiveServer.check`, so that a test sees the server's error, not just a 500.
-Access-log lines have API keys redacted.
+default) lets the OS choose a free port. Exceptions raised while serving are stored and
+re-raised in the calling thread when the server stops, or by :meth:`LiveServer.check`, so that
+a test sees the server's error, not just a 500: those of a view (Flask's
+``got_request_exception``), those of WSGI middleware outside Flask's dispatch (the fault
+layer, a request recorder: caught by an outermost :class:`ErrorRecorder` around
+``app.wsgi_app``), and those of the server loop. A client hanging up (``ConnectionError``,
+including the ``reset`` fault's own) is not an error of the server. Access-log lines have API
+keys redacted.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, got_request_exception
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mockserver.errors import MockServerError, redact
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 LOOPBACK = "127.0.0.1"
 
@@ -40,6 +48,41 @@ class LiveServerError(MockServerError):
     """The live server failed to start or stop, or failed while serving."""
 
 
+class ErrorRecorder:
+    """Outermost WSGI layer: hands every exception escaping the app to ``record``, re-raised.
+
+    It covers both calling the app and iterating its body (a middleware may fail while the
+    body is sent); the server then answers 500 or drops the connection as it would anyway.
+    """
+
+    def __init__(self, app: WSGIApplication, record: Callable[[BaseException], None]) -> None:
+        """Wrap ``app``; ``record`` receives each escaping exception."""
+        self.app = app
+        self.record = record
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer through the wrapped app, noting what escapes it."""
+        try:
+            iterable = self.app(environ, start_response)
+        except ConnectionError:
+            raise
+        except Exception as exc:
+            self.record(exc)
+            raise
+        return self._body(iterable)
+
+    def _body(self, iterable: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            yield from iterable
+        except ConnectionError:
+            raise  # the client went away (or the reset fault): not the server's failure
+        except Exception as exc:
+            self.record(exc)
+            raise
+        finally:
+            getattr(iterable, "close", lambda: None)()  # WSGI: always close the app's iterable
+
+
 class LiveServer:
     """Serve a WSGI app on ``host:port`` in a daemon thread; a context manager."""
 
@@ -55,6 +98,7 @@ class LiveServer:
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._wrapped: WSGIApplication | None = None
 
     @property
     def url(self) -> str:
@@ -66,20 +110,33 @@ class LiveServer:
 
     def _record(self, sender: Any, exception: BaseException, **_: Any) -> None:
         with self._lock:
-            self.errors.append(exception)
+            if not any(seen is exception for seen in self.errors):
+                self.errors.append(exception)
+
+    def _record_escaped(self, exception: BaseException) -> None:
+        self._record(self, exception)
 
     def start(self) -> LiveServer:
         """Bind the socket and start serving; bind errors are raised here."""
         if self._server is not None:
             raise LiveServerError("the live server is already running")
         got_request_exception.connect(self._record, self.app)
-        self._server = make_server(
-            self.host,
-            self.port,
-            self.app,
-            threaded=True,
-            request_handler=RedactingRequestHandler if self.access_log else SilentRequestHandler,
-        )
+        self._wrapped = self.app.wsgi_app
+        self.app.wsgi_app = ErrorRecorder(self._wrapped, self._record_escaped)  # type: ignore[method-assign]
+        try:
+            self._server = make_server(
+                self.host,
+                self.port,
+                self.app,
+                threaded=True,
+                request_handler=RedactingRequestHandler
+                if self.access_log
+                else SilentRequestHandler,
+            )
+        except BaseException:
+            got_request_exception.disconnect(self._record, self.app)
+            self._unwrap()
+            raise
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._serve, name=f"soc-mock-{self.port}", daemon=True
@@ -93,6 +150,12 @@ class LiveServer:
             self._server.serve_forever(poll_interval=0.1)
         except BaseException as exc:  # noqa: BLE001 - stored and re-raised in the caller
             self._record(self, exc)
+
+    def _unwrap(self) -> None:
+        """Put back the app's own ``wsgi_app`` (unless someone wrapped it again since)."""
+        if isinstance(self.app.wsgi_app, ErrorRecorder) and self._wrapped is not None:
+            self.app.wsgi_app = self._wrapped  # type: ignore[assignment]
+        self._wrapped = None
 
     def check(self) -> None:
         """Re-raise (once) the first exception raised while serving, if any."""
@@ -112,6 +175,7 @@ class LiveServer:
             if self._thread is not None:
                 self._thread.join(timeout=10)
             got_request_exception.disconnect(self._record, self.app)
+            self._unwrap()
             self._server = None
             self._thread = None
         self.check()

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from mockserver.app import create_app
 from mockserver.config import MockConfig
+from mockserver.errors import ConfigError
 from mockserver.faults import (
     FAULTS,
     MAX_DELAY_SECONDS,
@@ -66,9 +67,8 @@ def faulty_app(
     app = create_app(config)
     recorder = Recorder()
     settings = FaultSettings.from_options(specs or [], enabled=enabled, seed=seed)
-    app.wsgi_app = FaultMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, settings, sleep=recorder.sleep, clock=recorder.clock
-    )
+    # create_app installed the (disabled) layer: reconfigure it, never stack a second one.
+    install_faults(app, settings, sleep=recorder.sleep, clock=recorder.clock)
     return app, recorder
 
 
@@ -400,3 +400,35 @@ def test_urllib_sees_the_429_envelope(config: MockConfig) -> None:
             urllib.request.urlopen(request, timeout=30)
     assert raised.value.code == 429
     assert raised.value.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_config_builds_fault_settings_with_precedence() -> None:
+    assert MockConfig.from_sources({}, {}).faults == FaultSettings()
+    env = {"SOCMOCK_FAULTS": "503:0.5,truncate:max=1", "SOCMOCK_FAULT_SEED": "7"}
+    from_env = MockConfig.from_sources({}, env).faults
+    assert [str(s) for s in from_env.specs] == ["503:0.5", "truncate:max=1"]
+    assert (from_env.enabled, from_env.seed) == (True, 7)
+    cli = MockConfig.from_sources({"fault": ("reset",), "fault_seed": 1}, env).faults
+    assert ([s.name for s in cli.specs], cli.seed) == (["reset"], 1)  # the CLI list wins whole
+    header_only = MockConfig.from_sources({"faults_enabled": True}, {}).faults
+    assert (header_only.enabled, header_only.specs) == (True, ())
+    assert MockConfig.from_sources({"faults_enabled": False}, env).faults == FaultSettings()
+    off = dict(env, SOCMOCK_FAULTS_ENABLED="off")
+    assert MockConfig.from_sources({}, off).faults == FaultSettings()
+    assert MockConfig.from_sources({}, {"SOCMOCK_FAULTS_ENABLED": "1"}).faults.enabled
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "message"),
+    [
+        ({"fault": ("nope",)}, {}, "unknown fault"),
+        ({}, {"SOCMOCK_FAULTS": "503:2"}, "not in"),
+        ({"fault": ("503",), "faults_enabled": False}, {}, "contradicts"),
+        ({}, {"SOCMOCK_FAULT_SEED": "abc"}, "seed"),
+    ],
+)
+def test_config_rejects_bad_fault_settings(
+    options: dict[str, Any], env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        MockConfig.from_sources(options, env)

@@ -209,3 +209,25 @@ def test_create_app_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app_from_env()
     body = app.test_client().get(IOCS, headers=PRO).get_json()
     assert body["meta"]["now"] == "2026-01-01T00:00:00Z"
+
+
+def test_every_app_serves_openapi_and_refuses_a_stray_fault_header(client: FlaskClient) -> None:
+    document = client.get("/openapi.json")
+    assert document.status_code == 200
+    assert "/api/v1/iocs/sigma" in document.get_json()["paths"]
+    stray = client.get(
+        "/api/v1/iocs/sigma", headers={"Authorization": "Bearer sk_live_demo_pro",
+                                       "X-Mock-Fault": "503"}
+    )  # fmt: skip
+    assert_envelope(stray, 403, "fault_injection_refused")
+    assert client.get("/_admin/clock").status_code == 404  # no admin without a moving clock
+
+
+def test_faults_from_the_config_reach_the_app() -> None:
+    from mockserver.faults import FaultSettings
+
+    config = MockConfig(faults=FaultSettings.from_options(["502:max=1"]))
+    client = create_app(config).test_client()
+    headers = {"Authorization": "Bearer sk_live_demo_pro"}
+    assert_envelope(client.get("/api/v1/iocs/sigma", headers=headers), 502, "bad_gateway")
+    assert client.get("/api/v1/iocs/sigma", headers=headers).status_code == 200

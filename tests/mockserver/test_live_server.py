@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import urllib.error
 import urllib.request
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from mockserver.app import create_app
 from mockserver.config import MockConfig
-from mockserver.liveserver import LiveServer, LiveServerError
+from mockserver.liveserver import ErrorRecorder, LiveServer, LiveServerError
 
 
 def get(url: str, **headers: str) -> tuple[int, bytes]:
@@ -85,3 +88,69 @@ def test_access_log_redacts_keys(app: Flask, caplog: pytest.LogCaptureFixture) -
     lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
     assert any("api_key=sk_live_…_pro" in line for line in lines), lines
     assert not any("sk_live_demo_pro" in line for line in lines)
+
+
+def _middleware_app(failure: BaseException, *, in_body: bool = False) -> Flask:
+    """An app whose outer WSGI middleware (outside Flask's dispatch) raises ``failure``."""
+    app = create_app(MockConfig())
+    inner = app.wsgi_app
+
+    def failing(environ: Any, start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != "/boom":
+            return inner(environ, start_response)
+        if not in_body:
+            raise failure
+
+        def body() -> Any:
+            start_response("200 OK", [("Content-Length", "10")])
+            yield b"12345"
+            raise failure
+
+        return body()
+
+    app.wsgi_app = failing  # type: ignore[method-assign]
+    return app
+
+
+@pytest.mark.parametrize("in_body", [False, True])
+def test_middleware_exception_is_reraised_in_the_caller(in_body: bool) -> None:
+    app = _middleware_app(LookupError("in the recorder"), in_body=in_body)
+    server = LiveServer(app).start()
+    with contextlib.suppress(urllib.error.URLError, http.client.HTTPException, OSError):
+        get(server.url + "/boom")
+    assert get(server.url + "/healthz")[0] == 200  # the server still serves
+    with pytest.raises(LookupError, match="in the recorder"):
+        server.stop()
+    assert not isinstance(app.wsgi_app, ErrorRecorder)  # unwrapped on stop
+
+
+def test_client_disconnects_are_not_server_errors() -> None:
+    app = _middleware_app(ConnectionResetError("client went away"))
+    with (
+        LiveServer(app) as server,
+        contextlib.suppress(urllib.error.URLError, http.client.HTTPException, OSError),
+    ):
+        get(server.url + "/boom")
+    # No exception on leaving the block: a ConnectionError is the client's doing.
+
+
+def test_a_fault_layer_failure_reaches_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mockserver import faults
+    from mockserver.faults import FaultSettings, install_faults
+
+    app = create_app(MockConfig())
+    install_faults(app, FaultSettings(enabled=True))
+
+    def broken(name: str, body: bytes) -> bytes:
+        raise RuntimeError("fault layer bug")
+
+    monkeypatch.setattr(faults, "rewrite_body", broken)
+    server = LiveServer(app).start()
+    status, _ = get(
+        server.url + "/api/v1/iocs/sigma?limit=1",
+        Authorization="Bearer sk_live_demo_pro",
+        **{"X-Mock-Fault": "bom-crlf"},
+    )
+    assert status == 500
+    with pytest.raises(RuntimeError, match="fault layer bug"):
+        server.stop()

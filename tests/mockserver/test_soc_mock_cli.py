@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +15,9 @@ from mockserver.cli import banner, main
 
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    for name in ("SOCMOCK_KEYS", "SOCMOCK_PORT", "SOCMOCK_NOW"):
+    for name in ("SOCMOCK_KEYS", "SOCMOCK_PORT", "SOCMOCK_NOW", "SOCMOCK_FAULTS",
+                 "SOCMOCK_FAULTS_ENABLED", "SOCMOCK_FAULT_SEED", "SOCMOCK_MOVING_CLOCK",
+                 "SOCMOCK_CLOCK_STEP"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return CliRunner()
 
@@ -76,3 +80,100 @@ def test_banner_shows_keys_and_working_commands() -> None:
     assert "curl -fsS -H 'Authorization: Bearer sk_live_demo_pro'" in text
     assert "http://127.0.0.1:8000/api/v1/iocs/sigma?" in text
     assert "sigma convert -t splunk -p sysmon rules.yml" in text
+
+
+class _FakeServer:
+    """Stands in for werkzeug's server: records the app, then 'Ctrl+C' at once."""
+
+    server_port = 8123
+
+    def __init__(self, served: list[Any], app: Any) -> None:
+        served.append(app)
+
+    def serve_forever(self) -> None:
+        raise KeyboardInterrupt
+
+    def server_close(self) -> None:
+        pass
+
+
+def serve(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Any, Any]:
+    import werkzeug.serving
+
+    served: list[Any] = []
+    monkeypatch.setattr(
+        werkzeug.serving, "make_server", lambda host, port, app, **_: _FakeServer(served, app)
+    )
+    result = runner.invoke(main, ["serve", *args])
+    return result, served[0] if served else None
+
+
+def test_serve_wires_faults_and_the_moving_clock(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, app = serve(
+        runner, monkeypatch, "--fault", "503:0.5", "--fault", "latency:20ms", "--fault-seed", "9",
+        "--clock-step", "1d", "--no-access-log",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = app.extensions["socmock"].config
+    assert [str(s) for s in config.faults.specs] == ["503:0.5", "latency:0.02s"]
+    assert (config.faults.enabled, config.faults.seed) == (True, 9)
+    assert config.clock_step == timedelta(days=1)
+    assert "Faults on (seed 9): 503:0.5, latency:0.02s" in result.output
+    assert "Moving clock, +1d after each Sigma answer" in result.output
+    client = app.test_client()
+    assert client.get("/_admin/clock").status_code == 200
+    assert client.get("/openapi.json").status_code == 200
+    forced = client.get(
+        "/api/v1/iocs/sigma",
+        headers={"Authorization": "Bearer sk_live_demo_pro", "X-Mock-Fault": "502"},
+    )
+    assert forced.status_code == 502
+
+
+def test_serve_faults_from_env_and_no_faults_turns_them_off(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOCMOCK_FAULTS", "500:max=1, truncate")
+    monkeypatch.setenv("SOCMOCK_FAULT_SEED", "3")
+    result, app = serve(runner, monkeypatch, "--no-access-log")
+    assert result.exit_code == 0, result.output
+    faults = app.extensions["socmock"].config.faults
+    assert [s.name for s in faults.specs] == ["500", "truncate"]
+    assert faults.seed == 3
+    result, app = serve(runner, monkeypatch, "--no-faults", "--no-access-log")
+    assert result.exit_code == 0, result.output
+    assert not app.extensions["socmock"].config.faults.enabled
+    header = {"Authorization": "Bearer sk_live_demo_pro", "X-Mock-Fault": "500"}
+    refused = app.test_client().get("/api/v1/iocs/sigma", headers=header)
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["code"] == "fault_injection_refused"
+    assert app.test_client().get("/_admin/clock").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "teapot"], "unknown fault"),
+        (["--fault", "503", "--no-faults"], "--no-faults contradicts --fault"),
+        (["--clock-step", "soon"], "duration"),
+    ],
+)
+def test_serve_refuses_bad_fault_and_clock_options(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    result, app = serve(runner, monkeypatch, *args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert app is None
+
+
+def test_faults_command_lists_every_fault_one_line_each(runner: CliRunner) -> None:
+    from mockserver.faults import FAULTS
+
+    result = runner.invoke(main, ["faults"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert [line.split()[0] for line in lines] == list(FAULTS)
+    assert all(len(line.split(None, 1)[1]) > 10 for line in lines)
