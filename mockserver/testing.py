@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
@@ -48,7 +49,13 @@ _METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request a client made to the mock, and the status it got (0: connection reset)."""
+    """One request a client made to the mock, and the status it got (0: connection reset).
+
+    The live recorder also notes when the request arrived (``time``, Unix seconds), the
+    answer's headers, whether the whole answer was sent (``complete``: False when the
+    connection was reset or the body cut short of its Content-Length) and, when asked to
+    keep bodies, the bytes actually sent (``response_body``).
+    """
 
     method: str
     url: str
@@ -57,6 +64,10 @@ class RecordedRequest:
     headers: Mapping[str, str]
     body: bytes
     status: int
+    time: float = 0.0
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+    complete: bool = True
+    response_body: bytes = b""
 
 
 class InProcessMock:
@@ -176,11 +187,18 @@ def mock_socdefenders(
 
 
 class RequestRecorder:
-    """WSGI middleware that records each request and its status (the live server's log)."""
+    """WSGI middleware that records each request and its answer (the live server's log).
 
-    def __init__(self, app: WSGIApplication) -> None:
+    ``keep_bodies`` says which paths' answer bodies to keep (all, none, or a predicate on the
+    path): a client checker needs the Sigma bodies, a load test would rather not hold them.
+    """
+
+    def __init__(
+        self, app: WSGIApplication, *, keep_bodies: bool | Callable[[str], bool] = False
+    ) -> None:
         """Record the requests ``app`` answers."""
         self.app = app
+        self._keep = keep_bodies if callable(keep_bodies) else (lambda _path: keep_bodies)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
 
@@ -190,12 +208,19 @@ class RequestRecorder:
         with self._lock:
             return tuple(self._requests)
 
+    def clear(self) -> None:
+        """Forget the requests recorded so far."""
+        with self._lock:
+            self._requests = []
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer through the wrapped app and record the request.
 
         The record is written when the status is known, before the body is sent, so a client
-        that has its answer can already see it; a reset found later rewrites it to status 0.
+        that has its answer can already see it; it is rewritten when the body has been sent
+        (or cut short), and a reset found later rewrites it to status 0.
         """
+        arrived = time.time()
         headers = {
             key[5:].replace("_", "-").title(): str(value)
             for key, value in environ.items()
@@ -205,21 +230,33 @@ class RequestRecorder:
         path = str(environ.get("PATH_INFO", ""))
         url = f"http://{headers.get('Host', '')}{path}" + (f"?{query}" if query else "")
         method = str(environ.get("REQUEST_METHOD", "GET"))
-        record = RecordedRequest(method, url, path, query, headers, b"", 0)
+        record = RecordedRequest(method, url, path, query, headers, b"", 0, arrived, {}, False)
+        keep = self._keep(path)
         slot: list[int] = []
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            self._store(slot, replace(record, status=int(status.split(" ", 1)[0])))
+            nonlocal record
+            answer = {k.title(): v for k, v in headers}
+            record = replace(record, status=int(status.split(" ", 1)[0]), response_headers=answer)
+            self._store(slot, record)
             return start_response(status, headers, exc_info)
 
+        sent: list[bytes] = []
+        size = 0
         try:
-            yield from self.app(environ, start)
+            for chunk in self.app(environ, start):
+                size += len(chunk)
+                if keep:
+                    sent.append(chunk)
+                yield chunk
         except ConnectionError:
-            self._store(slot, record)  # status 0: the connection was reset
+            record = replace(record, status=0)  # the connection was reset
             raise
         finally:
-            if not slot:
-                self._store(slot, record)
+            promised = record.response_headers.get("Content-Length", "")
+            cut = promised.isdigit() and int(promised) > size
+            complete = record.status != 0 and not cut
+            self._store(slot, replace(record, complete=complete, response_body=b"".join(sent)))
 
     def _store(self, slot: list[int], record: RecordedRequest) -> None:
         with self._lock:
@@ -257,16 +294,20 @@ class LiveMock:
 
 @contextmanager
 def live_socdefenders(
-    config: MockConfig | None = None, *, faults: FaultSettings | None = None
+    config: MockConfig | None = None,
+    *,
+    faults: FaultSettings | None = None,
+    keep_bodies: bool = False,
 ) -> Iterator[LiveMock]:
     """Run the mock on a free loopback port in a thread; yield its base URL and request log.
 
-    An exception raised in the app while serving is re-raised when the block ends.
+    An exception raised in the app (or its middleware) while serving is re-raised when the
+    block ends. ``keep_bodies`` keeps each answer's bytes in the log (``response_body``).
     """
     from mockserver.liveserver import LiveServer
 
     app, chosen = _build_app(config, faults)
-    recorder = RequestRecorder(app.wsgi_app)
+    recorder = RequestRecorder(app.wsgi_app, keep_bodies=keep_bodies)
     app.wsgi_app = recorder  # type: ignore[method-assign]
     with LiveServer(app) as server:
         yield LiveMock(server.url, app, chosen, recorder)

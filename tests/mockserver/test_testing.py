@@ -128,3 +128,36 @@ def test_live_server_errors_reach_the_test(config: MockConfig) -> None:
         response = requests.get(live.url("/boom"), timeout=10)
         assert response.status_code == 500
         assert response.json()["error"]["code"] == "internal_error"
+
+
+def test_live_log_has_times_answers_and_what_was_really_sent(config: MockConfig) -> None:
+    faults = FaultSettings(enabled=True)
+    with live_socdefenders(config, faults=faults, keep_bodies=True) as live:
+        headers = {"Authorization": f"Bearer {DEMO_KEYS['pro']}"}
+        whole = requests.get(live.url("/api/v1/iocs/sigma"), headers=headers, timeout=10)
+        for fault in ("truncate", "reset"):
+            with pytest.raises(requests.exceptions.RequestException):
+                requests.get(
+                    live.url("/api/v1/iocs/sigma"),
+                    headers={**headers, "X-Mock-Fault": fault},
+                    timeout=10,
+                )
+        log = live.requests
+    assert [r.status for r in log] == [200, 200, 0]
+    assert [r.complete for r in log] == [True, False, False]
+    assert log[0].response_body == whole.content
+    assert (
+        log[0].response_headers["X-Ratelimit-Remaining"] == whole.headers["X-RateLimit-Remaining"]
+    )
+    promised = int(log[1].response_headers["Content-Length"])
+    assert 0 < len(log[1].response_body) < promised
+    assert log[0].time <= log[1].time <= log[2].time
+
+
+def test_live_log_keeps_no_bodies_unless_asked(config: MockConfig) -> None:
+    with live_socdefenders(config) as live:
+        requests.get(live.url("/healthz"), timeout=10)
+        assert live.requests[0].response_body == b""
+        assert live.requests[0].complete
+        live.recorder.clear()
+        assert live.requests == ()
