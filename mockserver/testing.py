@@ -199,13 +199,24 @@ class RequestRecorder:
         """Record the requests ``app`` answers."""
         self.app = app
         self._keep = keep_bodies if callable(keep_bodies) else (lambda _path: keep_bodies)
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._requests: list[RecordedRequest] = []
+        self._in_flight = 0
 
     @property
     def requests(self) -> tuple[RecordedRequest, ...]:
         """Every request answered so far, in order (status 0: the connection was reset)."""
         with self._lock:
+            return tuple(self._requests)
+
+    def settle(self, timeout: float = 5.0) -> tuple[RecordedRequest, ...]:
+        """Wait (at most ``timeout`` s) until no answer is being sent, then return the log.
+
+        A client that saw a reset or a cut body may be done before the server thread has
+        noted how the answer ended: a checker reads the log through this.
+        """
+        with self._lock:
+            self._lock.wait_for(lambda: self._in_flight == 0, timeout=timeout)
             return tuple(self._requests)
 
     def clear(self) -> None:
@@ -243,6 +254,8 @@ class RequestRecorder:
 
         sent: list[bytes] = []
         size = 0
+        with self._lock:
+            self._in_flight += 1
         try:
             for chunk in self.app(environ, start):
                 size += len(chunk)
@@ -257,6 +270,9 @@ class RequestRecorder:
             cut = promised.isdigit() and int(promised) > size
             complete = record.status != 0 and not cut
             self._store(slot, replace(record, complete=complete, response_body=b"".join(sent)))
+            with self._lock:
+                self._in_flight -= 1
+                self._lock.notify_all()
 
     def _store(self, slot: list[int], record: RecordedRequest) -> None:
         with self._lock:

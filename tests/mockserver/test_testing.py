@@ -142,7 +142,7 @@ def test_live_log_has_times_answers_and_what_was_really_sent(config: MockConfig)
                     headers={**headers, "X-Mock-Fault": fault},
                     timeout=10,
                 )
-        log = live.requests
+        log = live.recorder.settle()
     assert [r.status for r in log] == [200, 200, 0]
     assert [r.complete for r in log] == [True, False, False]
     assert log[0].response_body == whole.content
