@@ -18,6 +18,7 @@ from conformance.findings import Finding, Reproduction, Severity
 from conformance.indicators import (
     is_defanged,
     is_valid,
+    shape_type,
     unescape_sigma,
 )
 from conformance.registry import check
@@ -316,7 +317,13 @@ def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
     identity = doc.identity
     if identity is None or identity.ioc_type is None or rule_mapping(doc) is None:
         return
-    mapping = contract.TYPE_MAPPINGS.get(identity.ioc_type)
+    ioc_type = identity.ioc_type
+    shape = shape_type(identity.value) if identity.value else None
+    if ioc_type in ("ipv4", "ipv6") and shape not in (None, "ipv4", "ipv6"):
+        # An IP field makes the rule's type an IP whatever its value; a value that is plainly
+        # another type's (a domain under DestinationIp) is that type under the wrong mapping.
+        ioc_type = shape
+    mapping = contract.TYPE_MAPPINGS.get(ioc_type)
     if mapping is None:
         return
     problems = []
@@ -328,7 +335,7 @@ def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
         yield document_finding(
             doc,
             "logsource_matches_type",
-            f"{identity.ioc_type} rule with {' and '.join(problems)}",
+            f"{ioc_type} rule with {' and '.join(problems)}",
             received=f"category {identity.category!r}, field {identity.field!r}",
             expected=f"category {' or '.join(mapping.categories)}, field {mapping.field!r}",
         )
