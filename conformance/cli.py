@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from conformance.commands.client import client_command
 from conformance.commands.rules import rules_command
 from conformance.commands.server import server_command
 
@@ -17,5 +18,6 @@ def main() -> None:
     """Check that a Sigma rule feed (server, client or file) keeps the SOC Defenders contract."""
 
 
+main.add_command(client_command)
 main.add_command(rules_command)
 main.add_command(server_command)

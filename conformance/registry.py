@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from conformance.findings import Finding, UsageError
 
-Scope = Literal["document", "collection", "compile", "server"]
+Scope = Literal["document", "collection", "compile", "server", "client"]
 CheckFunc = Callable[[Any], Iterable[Finding]]
 
 

@@ -16,11 +16,13 @@ A failure at any step leaves the previous file and state untouched.
 Watermark: a rule's ``date`` only gives the day, so ``since`` cannot come from the rules. Nor is
 it the client's clock: the server's clock may differ (a mock's clock does). After fetching the
 rules, the run lists the same window on ``/api/v1/iocs`` and takes the newest ``first_seen``
-among the IOCs whose ids it received; everything up to it was served, everything after it is
-left for the next run (``since`` is strictly after). ``limit`` is the Pro maximum (10,000);
-a full page means there may be more, so the run asks again with ``since`` = that watermark
-(IOCs added in the very same second across a page boundary would be skipped: a documented
-limit of paging by ``since`` alone).
+among the IOCs it received rules for; everything up to it was served, everything after it is
+left for the next run (``since`` is strictly after). A rule is matched to its IOC by what the
+documentation guarantees, the IOC's value as the rule's detection value (Sigma escapes undone;
+a hash may carry its algorithm, ``MD5=...``), never by assuming a rule id is an IOC id.
+``limit`` is the Pro maximum (10,000); a full page means there may be more, so the run asks
+again with ``since`` = that watermark (IOCs added in the very same second across a page
+boundary would be skipped: a documented limit of paging by ``since`` alone).
 
 Exit codes: 0 synced, 2 bad configuration, 3 key refused (401/403, never retried),
 4 server or network kept failing, 5 the served rules failed validation.
@@ -32,6 +34,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -209,33 +212,71 @@ def fetch_new_rules(
         if not page:
             return list(collected.items()), watermark
         collected.update((rid, text) for rid, text in page if rid not in collected)
-        newest = newest_first_seen(client, {rid for rid, _ in page}, params)
+        newest = newest_first_seen(client, [text for _, text in page], params)
         if newest is None or newest == watermark:
             raise SyncError(
-                "cannot tell how far the served rules go (ids not listed)", EXIT_INVALID
+                "cannot tell how far the served rules go (their IOCs are not listed)", EXIT_INVALID
             )
         watermark = newest
         if len(page) < PAGE_LIMIT:
             return list(collected.items()), watermark
 
 
-def newest_first_seen(client: Client, ids: set[str], params: dict[str, str]) -> str | None:
-    """The newest ``first_seen`` among ``ids`` on /api/v1/iocs for the same window."""
-    seen: dict[str, str] = {}
+def detection_values(rule_text: str) -> set[str]:
+    """The literal values a rule detects (lower-cased, Sigma escapes undone).
+
+    ``MD5=abc...`` (a hash rule's ``Hashes|contains`` value) also yields ``abc...``.
+    """
+    detection = (yaml.safe_load(rule_text) or {}).get("detection") or {}
+    values: set[str] = set()
+    pending: list[Any] = [v for k, v in detection.items() if k != "condition"]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, (str, int)):
+            text = re.sub(r"\\([*?\\])", r"\1", str(item)).lower()
+            values.add(text)
+            if re.fullmatch(r"[a-z0-9]+=[0-9a-f]+", text):
+                values.add(text.split("=", 1)[1])
+    return values
+
+
+def newest_first_seen(client: Client, rules: list[str], params: dict[str, str]) -> str | None:
+    """The newest ``first_seen`` among the IOCs of ``rules`` on /api/v1/iocs, same window."""
+    by_value: dict[str, list[int]] = {}
+    for index, text in enumerate(rules):
+        for value in detection_values(text):
+            by_value.setdefault(value, []).append(index)
+    unmatched = set(range(len(rules)))
+    newest: str | None = None
     offset = 0
-    while len(seen) < len(ids):
+    while unmatched:
         body, _ = client.get("/api/v1/iocs", dict(params, offset=str(offset)))
         try:
             listing = json.loads(body)
             data = listing["data"]
+            listed = [(str(i["value"]).lower(), str(i["first_seen"])) for i in data]
         except (ValueError, KeyError, TypeError) as error:
             raise SyncError(f"/api/v1/iocs answered no IOC list: {error}", EXIT_INVALID) from None
-        seen.update((str(i["id"]), str(i["first_seen"])) for i in data if str(i.get("id")) in ids)
+        for value, first_seen in listed:
+            matched = unmatched.intersection(by_value.get(value, ()))
+            if matched:
+                unmatched -= matched
+                # ISO 8601 UTC strings of one format sort as the instants they name.
+                newest = first_seen if newest is None else max(newest, first_seen)
         offset += len(data)
         if not data or not listing.get("links", {}).get("next"):
             break
-    # ISO 8601 UTC strings of one format sort as the instants they name.
-    return max(seen.values()) if seen else None
+    if unmatched and newest is not None:
+        print(
+            f"warning: {len(unmatched)} rule(s) matched no listed IOC; the watermark comes "
+            "from the others",
+            file=sys.stderr,
+        )
+    return newest
 
 
 def run_tool(command: list[str], what: str) -> None:

@@ -160,14 +160,29 @@ def test_sync_stops_at_once_on_a_refused_key(fixtures: Path, tmp_path: Path) -> 
 def test_sync_with_the_conformance_check_gates_the_file(fixtures: Path, tmp_path: Path) -> None:
     rules = tmp_path / "rules.yml"
     with serving(fixtures) as live:
-        result = run("sync_rules.py", live, rules, "--check-arg=--no-validators")
+        result = run("sync_rules.py", live, rules, "--check-arg=--strict")
         expected = served_ids(live)
-    if result.returncode == 0:
-        assert file_ids(rules) == expected
-    else:  # the checker judged the served rules: nothing may be written
-        assert result.returncode == 5
-        assert "soc-conformance rules failed" in result.stderr
-        assert not rules.exists()
+    # The mock's output passes the strict gate, so the file is written: exactly what was served.
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(file_ids(rules)) == sorted(expected)
+    assert len(expected) > 50
+
+
+def test_the_gate_keeps_rules_the_checker_refuses_out(fixtures: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text("title: kept\nid: old-rule\n", encoding="utf-8")
+    with serving(fixtures) as live:
+        # Domain rules do not compile for Microsoft XDR (TOOLCHAIN.md): requiring that target
+        # makes the checker refuse the file, so nothing may be written.
+        result = run(
+            "sync_rules.py", live, rules, "--full", "--check-arg=--no-validators",
+            "--check-arg=--targets=kusto+microsoft_xdr",
+            "--check-arg=--require-target=kusto+microsoft_xdr",
+        )  # fmt: skip
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert "soc-conformance rules failed" in result.stderr
+    assert rules.read_text(encoding="utf-8") == "title: kept\nid: old-rule\n"
+    assert not Path(f"{rules}.state.json").exists()
 
 
 def test_naive_client_leaves_a_partial_file(fixtures: Path, tmp_path: Path) -> None:

@@ -1,0 +1,427 @@
+"""Client checks: how a client behaved in one scenario (``conformance.client.ScenarioOutcome``).
+
+Each check states a property of a well-behaved client of the documented API and yields a
+finding per scenario run that breaks it; ``SkipCheck`` when the scenario gives it nothing to
+judge (no 429 was sent, nothing to retry). Timing checks compare the instants requests reached
+the server with the ``X-RateLimit-Reset`` the client was given, allowing
+:data:`RESET_TOLERANCE` for clocks and scheduling.
+
+Decisions (CONTRACT.md leaves them to the checker):
+
+- A key in the query string (``api_key=``, listed by the OpenAPI file) works, but URLs end up
+  in proxy and server logs: a warning, not a failure. No key, or a header of another shape
+  (``Authorization: Token ...``), is a failure.
+- "Backoff" means the gaps between attempts grow: the last gap at least :data:`BACKOFF_GROWTH`
+  times the first (random jitter allowed in between), and never an immediate retry.
+- A rules file is good when it is absent, unchanged by the run, or holds exactly the rules the
+  server delivered intact so far (document texts compared after trimming line ends; a rule
+  re-serialised with the same content is a warning).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import yaml
+
+from conformance import contract
+from conformance.findings import Finding, Reproduction, Severity, SkipCheck
+from conformance.registry import check
+
+if TYPE_CHECKING:
+    from conformance.client import Exchange, RunRecord, ScenarioOutcome
+
+RESET_TOLERANCE = 0.25  # seconds a request may precede X-RateLimit-Reset
+MAX_ATTEMPTS = 10  # attempts of one request in a row, at most
+BACKOFF_GROWTH = 1.3
+MIN_RETRY_GAP = 0.05  # seconds: anything faster is an immediate retry
+MAX_REFUSED_REQUESTS = 2
+_PARAMETERS = {
+    contract.SIGMA_PATH: set(contract.SIGMA_PARAMETERS),
+    contract.IOCS_PATH: set(contract.SIGMA_PARAMETERS) | set(contract.IOCS_EXTRA_PARAMETERS),
+}
+
+
+def _finding(
+    name: str,
+    outcome: ScenarioOutcome,
+    run: RunRecord,
+    message: str,
+    *,
+    severity: Severity = Severity.FAILURE,
+    received: str | None = None,
+    expected: str | None = None,
+) -> Finding:
+    """A finding located at one run of one scenario, with the command line that repeats it."""
+    import shlex
+
+    scenario = outcome.scenario.name
+    repro = Reproduction(
+        curl=f"soc-conformance client --scenario {scenario} -- {shlex.join(outcome.command)}",
+        source=f"scenario {scenario}, run {run.index + 1} of {len(outcome.runs)}",
+    )
+    return Finding(name, message, severity, received, expected, reproduction=repro)
+
+
+def _statuses(exchanges: Sequence[Exchange]) -> str:
+    shown = [str(e.status or "reset") + ("" if e.complete else " (cut)") for e in exchanges[:12]]
+    more = f", … ({len(exchanges)} in all)" if len(exchanges) > 12 else ""
+    return ", ".join(shown) + more
+
+
+def _api(run: RunRecord) -> list[Exchange]:
+    return [e for e in run.exchanges if e.is_api]
+
+
+@check("client")
+def sends_the_key_in_a_header(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """The key goes in Authorization: Bearer or X-API-Key (in the URL it leaks: a warning)."""
+    name = "sends_the_key_in_a_header"
+    for run in outcome.runs:
+        for exchange in _api(run):
+            bearer = exchange.headers.get("Authorization") == f"Bearer {run.key}"
+            header = bearer or exchange.headers.get("X-Api-Key") == run.key
+            in_query = run.key in exchange.query.get("api_key", ())
+            if header and not in_query:
+                continue
+            where = "in the query string (api_key=)" if in_query else "in no documented form"
+            yield _finding(
+                name, outcome, run, f"{exchange.path}: the key was sent {where}",
+                severity=Severity.WARNING if in_query else Severity.FAILURE,
+                received="query: " + ", ".join(sorted(exchange.query)) + "; headers: "
+                + ", ".join(sorted(exchange.headers)),
+                expected="Authorization: Bearer <key> (or X-API-Key: <key>); never in the URL, "
+                "which proxies and access logs keep",
+            )  # fmt: skip
+            break  # one finding per run is enough
+
+
+def _parameter_problem(name: str, values: Sequence[str]) -> str | None:
+    from datetime import datetime
+
+    if len(values) != 1:
+        return f"{name} given {len(values)} times"
+    value = values[0]
+    domains = {
+        "type": contract.ALL_TYPES,
+        "confidence": contract.CONFIDENCES,
+        "industry": contract.INDUSTRIES + tuple(contract.INDUSTRY_ALIASES),
+    }
+    if name in domains and value not in domains[name]:
+        return f"{name}={value!r} is not one of {', '.join(domains[name])}"
+    if name in ("limit", "offset"):
+        low = 1 if name == "limit" else 0
+        if not value.isdigit() or int(value) < low:
+            return f"{name}={value!r} is not an integer >= {low}"
+    if name == "since":
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return f"since={value!r} is not an ISO 8601 timestamp"
+        if parsed.tzinfo is None:
+            return f"since={value!r} has no time zone (document: e.g. 2024-01-01T00:00:00Z)"
+    return None
+
+
+@check("client")
+def sends_only_documented_parameters(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """Every query parameter is documented for its endpoint and has a valid value."""
+    name = "sends_only_documented_parameters"
+    for run in outcome.runs:
+        for exchange in _api(run):
+            allowed = _PARAMETERS.get(exchange.path)
+            if allowed is None:
+                yield _finding(
+                    name, outcome, run, f"request to an undocumented path {exchange.path}"
+                )
+                break
+            problems: list[str] = []
+            for key, values in exchange.query.items():
+                if key == "api_key":
+                    continue  # judged by sends_the_key_in_a_header
+                problem = (
+                    _parameter_problem(key, values)
+                    if key in allowed
+                    else f"{key} is not a documented parameter"
+                )
+                if problem:
+                    problems.append(problem)
+            if problems:
+                yield _finding(
+                    name, outcome, run, f"{exchange.path}: " + "; ".join(problems),
+                    expected=f"only {', '.join(sorted(allowed))} with documented values",
+                )  # fmt: skip
+                break
+
+
+@check("client")
+def refused_key_is_not_retried(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """After a 401 or 403 the client stops: at most two requests in that run."""
+    runs = [r for r in outcome.runs if any(e.status in (401, 403) for e in _api(r))]
+    if not runs:
+        raise SkipCheck("no 401/403 in this scenario")
+    for run in runs:
+        api = _api(run)
+        if len(api) > MAX_REFUSED_REQUESTS:
+            yield _finding(
+                "refused_key_is_not_retried", outcome, run,
+                f"{len(api)} requests after the key was refused", received=_statuses(api),
+                expected=f"at most {MAX_REFUSED_REQUESTS}: a refused key stays refused",
+            )  # fmt: skip
+
+
+@check("client")
+def fails_loudly_when_it_cannot_sync(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """When the server never delivers the rules, the client exits non-zero with a message."""
+    runs = [r for r in outcome.runs if r.step.expect == "failure" and r.exit_code is not None]
+    if not runs:
+        raise SkipCheck("the scenario always delivers the rules")
+    for run in runs:
+        if run.exit_code != 0 and run.stderr.strip():
+            continue
+        said = "exit 0" if run.exit_code == 0 else f"exit {run.exit_code} and nothing on stderr"
+        yield _finding(
+            "fails_loudly_when_it_cannot_sync", outcome, run, f"the sync failed, yet {said}",
+            received=f"answers: {_statuses(_api(run))}; stdout: {run.stdout.strip()[:200]!r}",
+            expected="a non-zero exit status and a message on stderr (cron mails it)",
+        )  # fmt: skip
+
+
+@check("client")
+def succeeds_when_the_feed_is_served(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """When the server delivers the rules (maybe after transient trouble), the client exits 0."""
+    runs = [r for r in outcome.runs if r.step.expect == "success" and r.exit_code is not None]
+    if not runs:
+        raise SkipCheck("no run of this scenario is meant to succeed")
+    for run in runs:
+        if run.exit_code != 0:
+            yield _finding(
+                "succeeds_when_the_feed_is_served", outcome, run,
+                f"exit {run.exit_code} although the rules could be fetched",
+                received=f"answers: {_statuses(_api(run))}; stderr: {run.stderr.strip()[-300:]!r}",
+                expected="exit 0",
+            )  # fmt: skip
+
+
+@check("client")
+def completes_within_the_timeout(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """Every run ends before the timeout (a hung client was killed)."""
+    for run in outcome.runs:
+        if run.exit_code is None:
+            yield _finding(
+                "completes_within_the_timeout", outcome, run, "killed at the timeout",
+                received=f"answers: {_statuses(_api(run))}", expected="the run ends by itself",
+            )  # fmt: skip
+
+
+def _waits(outcome: ScenarioOutcome, name: str, *, after_429: bool) -> Iterator[Finding]:
+    timeline = [(run, e) for run in outcome.runs for e in _api(run)]
+    judged = False
+    for position, (run, exchange) in enumerate(timeline[:-1]):
+        reset = exchange.response_headers.get("X-Ratelimit-Reset", "")
+        if after_429:
+            due = exchange.status == 429
+        else:
+            due = (
+                exchange.status != 429
+                and exchange.response_headers.get("X-Ratelimit-Remaining") == "0"
+            )
+        if not due or not reset.isdigit():
+            continue
+        judged = True
+        following = timeline[position + 1][1]
+        early = int(reset) - following.time
+        if early > RESET_TOLERANCE:
+            what = "a 429" if after_429 else "X-RateLimit-Remaining: 0"
+            yield _finding(
+                name, outcome, run,
+                f"next request {early:.2f}s before X-RateLimit-Reset after {what}",
+                received=f"reset {reset}, next request at {following.time:.2f}",
+                expected="no request before X-RateLimit-Reset (Unix seconds)",
+            )  # fmt: skip
+    if not judged:
+        raise SkipCheck("no request followed a used-up rate limit")
+
+
+@check("client")
+def waits_for_rate_limit_reset(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """After a 429 the next request waits for X-RateLimit-Reset."""
+    yield from _waits(outcome, "waits_for_rate_limit_reset", after_429=True)
+
+
+@check("client")
+def stays_within_the_rate_limit(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """After X-RateLimit-Remaining: 0 the next request waits for X-RateLimit-Reset."""
+    yield from _waits(outcome, "stays_within_the_rate_limit", after_429=False)
+
+
+def _streaks(run: RunRecord) -> list[list[Exchange]]:
+    """Runs of attempts at one request: each but the last failed transiently."""
+    streaks: list[list[Exchange]] = []
+    current: list[Exchange] = []
+    for exchange in _api(run):
+        if current and (exchange.path != current[-1].path or not current[-1].transient_failure):
+            streaks.append(current)
+            current = []
+        current.append(exchange)
+    if current:
+        streaks.append(current)
+    return [s for s in streaks if s[0].transient_failure]
+
+
+@check("client")
+def retries_server_errors(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """A 5xx, a reset or a cut body is tried again (at least two attempts)."""
+    judged = False
+    for run in outcome.runs:
+        for streak in _streaks(run):
+            judged = True
+            if len(streak) < 2:
+                yield _finding(
+                    "retries_server_errors", outcome, run,
+                    f"gave up on {streak[0].path} after one failed attempt",
+                    received=_statuses(streak), expected="a retry (transient failures pass)",
+                )  # fmt: skip
+                break
+    if not judged:
+        raise SkipCheck("no transient failure in this scenario")
+
+
+@check("client")
+def bounds_its_retries(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """No request is attempted more than ten times in a row."""
+    streaks = [(run, s) for run in outcome.runs for s in _streaks(run)]
+    if not streaks:
+        raise SkipCheck("no transient failure in this scenario")
+    for run, streak in streaks:
+        if len(streak) > MAX_ATTEMPTS:
+            yield _finding(
+                "bounds_its_retries", outcome, run, f"{len(streak)} attempts in a row",
+                received=_statuses(streak), expected=f"at most {MAX_ATTEMPTS}",
+            )  # fmt: skip
+
+
+@check("client")
+def backs_off_between_retries(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """Retries wait, and the waits grow (exponential backoff, jitter allowed)."""
+    streaks = [(run, s) for run in outcome.runs for s in _streaks(run) if len(s) > 1]
+    if not streaks:
+        raise SkipCheck("no retried request in this scenario")
+    for run, streak in streaks:
+        gaps = [b.time - a.time for a, b in itertools.pairwise(streak)]
+        shown = ", ".join(f"{g:.3f}s" for g in gaps)
+        if min(gaps) < MIN_RETRY_GAP:
+            problem = "an immediate retry"
+        elif len(gaps) > 1 and gaps[-1] < BACKOFF_GROWTH * gaps[0]:
+            problem = "the waits do not grow"
+        else:
+            continue
+        yield _finding(
+            "backs_off_between_retries", outcome, run, f"{problem}: gaps {shown}",
+            expected=f"gaps of at least {MIN_RETRY_GAP}s, the last >= {BACKOFF_GROWTH}x the first",
+        )  # fmt: skip
+
+
+def _file_rules(data: bytes | None) -> dict[str, str] | str:
+    from conformance.client import rule_map
+
+    return {} if data is None else rule_map(data)
+
+
+def _difference(have: dict[str, str], want: dict[str, str]) -> str:
+    missing, extra = set(want) - set(have), set(have) - set(want)
+    changed = [i for i in set(have) & set(want) if have[i] != want[i]]
+    parts = [
+        f"{len(missing)} missing",
+        f"{len(extra)} never served intact",
+        f"{len(changed)} changed",
+    ]
+    sample = sorted(missing)[:2] + sorted(extra)[:2] + sorted(changed)[:2]
+    return ", ".join(parts) + (f" (e.g. {', '.join(sample)})" if sample else "")
+
+
+@check("client")
+def leaves_no_partial_or_corrupt_file(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """After every run the rules file is absent, unchanged, or exactly the rules served intact."""
+    for run in outcome.runs:
+        if run.after is None or run.after == run.before:
+            continue
+        rules = _file_rules(run.after)
+        expected = outcome.cumulative(run.index)
+        if isinstance(rules, dict) and set(rules) == set(expected):
+            continue  # texts are judged by writes_exactly_the_served_rules
+        problem = rules if isinstance(rules, str) else _difference(rules, expected)
+        yield _finding(
+            "leaves_no_partial_or_corrupt_file", outcome, run,
+            f"the rules file was rewritten: {problem}",
+            received=run.after[:300].decode("utf-8", "replace"),
+            expected="the previous good file (or none) unless the whole answer arrived intact",
+        )  # fmt: skip
+
+
+@check("client")
+def writes_exactly_the_served_rules(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """After a successful run the file holds every rule served so far, once, as served."""
+    runs = [r for r in outcome.runs if r.exit_code == 0 and r.step.expect != "failure"]
+    if not runs:
+        raise SkipCheck("no successful run to judge")
+    for run in runs:
+        expected = outcome.cumulative(run.index)
+        rules = _file_rules(run.after)
+        if isinstance(rules, str):
+            message = f"the rules file is not clean: {rules}"
+        elif rules == expected:
+            continue
+        elif set(rules) == set(expected) and all(
+            yaml.safe_load(rules[i]) == yaml.safe_load(expected[i]) for i in rules
+        ):
+            yield _finding(
+                "writes_exactly_the_served_rules", outcome, run,
+                "the rules were re-serialised: same content, other text", severity=Severity.WARNING,
+            )  # fmt: skip
+            continue
+        else:
+            message = "the file does not hold the served rules: " + _difference(rules, expected)
+        yield _finding(
+            "writes_exactly_the_served_rules", outcome, run, message,
+            received=f"{'no file' if run.after is None else str(len(run.after)) + ' bytes'}",
+            expected=f"{len(expected)} rule(s), as served",
+        )  # fmt: skip
+
+
+@check("client")
+def fetches_nothing_twice(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """Across runs, a rule already delivered is not delivered again (it passes ``since``)."""
+    if len(outcome.runs) < 2:
+        raise SkipCheck("a single run")
+    seen: set[str] = set()
+    for run in outcome.runs:
+        again = seen & set(run.delivered)
+        if again:
+            sent_since = any("since" in e.query for e in _api(run))
+            yield _finding(
+                "fetches_nothing_twice", outcome, run,
+                f"{len(again)} rule(s) fetched again" + ("" if sent_since else " (no since sent)"),
+                expected="since = the last run's watermark, so only new rules come",
+            )  # fmt: skip
+        seen |= set(run.delivered)
+
+
+@check("client")
+def misses_nothing_across_runs(outcome: ScenarioOutcome) -> Iterator[Finding]:
+    """After incremental runs the file holds every rule the feed has for the client's filters."""
+    if outcome.feed is None or not outcome.runs:
+        raise SkipCheck("not an incremental scenario")
+    last = outcome.runs[-1]
+    rules = _file_rules(last.after)
+    have = set(rules) if isinstance(rules, dict) else set()
+    missed = sorted(set(outcome.feed) - have)
+    if missed:
+        yield _finding(
+            "misses_nothing_across_runs", outcome, last,
+            f"{len(missed)} of the feed's {len(outcome.feed)} rules are not in the file",
+            received=f"{len(have)} rule(s) in the file; missing e.g. {', '.join(missed[:3])}",
+            expected="every rule added up to the last run (page with since/limit)",
+        )  # fmt: skip

@@ -1,0 +1,93 @@
+"""``soc-conformance client [--scenario NAME ...] -- COMMAND ...``: judge a client.
+
+The command runs once per scenario step against the mock on a loopback port, with
+``SOCDEFENDERS_BASE_URL``, ``SOCDEFENDERS_API_KEY`` and ``SOCDEFENDERS_RULES_FILE`` in its
+environment. Exit codes as in server mode: 0 conformant, 1 failures, 2 usage error, 3 could
+not test. Keys never appear in the output (they are redacted everywhere).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from conformance.findings import ConformanceError, HarnessError, UsageError
+from conformance.redaction import Scrubber
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Repeated and/or comma-separated values, flattened, in order, without repeats."""
+    out: list[str] = []
+    for value in values:
+        out += [v.strip() for v in value.split(",") if v.strip() and v.strip() not in out]
+    return tuple(out)
+
+
+def _write(path: str | None, text: str) -> None:
+    if path is None:
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+@click.command(
+    "client", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option("--scenario", multiple=True, metavar="NAME", help="Run only these scenarios.")
+@click.option("--list-scenarios", is_flag=True, help="List the scenarios and exit.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds per run.")
+@click.option("--fixtures", type=click.Path(dir_okay=False), help="IOC dataset for the mock.")
+@click.option("--check", "include", multiple=True, metavar="NAME", help="Run only these checks.")
+@click.option("--exclude", multiple=True, metavar="NAME", help="Skip these checks.")
+@click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
+def client_command(
+    command: tuple[str, ...],
+    scenario: tuple[str, ...],
+    list_scenarios: bool,
+    timeout: float,
+    fixtures: str | None,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    junitxml: str | None,
+    json_path: str | None,
+) -> None:
+    """Run a client COMMAND against the mock under each scenario and judge what it did.
+
+    Put the command after --, e.g.
+    soc-conformance client -- python examples/sync_rules.py --no-check
+    """
+    from conformance.client import KEYS, SCENARIOS, ClientConfig, run_client
+    from conformance.report import render_json, render_junit, render_text
+
+    if list_scenarios:
+        width = max(len(s.name) for s in SCENARIOS)
+        for known in SCENARIOS:
+            click.echo(f"{known.name.ljust(width)}  {known.summary}")
+        return
+    scrubber = Scrubber.of(KEYS.values())
+    try:
+        config = ClientConfig(
+            command=command,
+            scenarios=_split(scenario),
+            timeout=timeout,
+            fixtures=Path(fixtures) if fixtures else None,
+            include=_split(include),
+            exclude=_split(exclude),
+        )
+        result = run_client(config, progress=lambda line: click.echo(line, err=True))
+        click.echo(scrubber.scrub(render_text(result)), nl=False)
+        _write(json_path, scrubber.scrub(render_json(result)))
+        _write(junitxml, scrubber.scrub(render_junit(result)))
+    except UsageError as exc:
+        click.echo(f"usage error: {scrubber.scrub(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except ConformanceError as exc:
+        click.echo(f"could not test: {scrubber.scrub(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(result.exit_code())
