@@ -62,9 +62,22 @@ def since_is_strict(ctx: ServerContext) -> Iterator[Finding]:
             full(ctx, query),
             full(ctx, {k: v for k, v in query.items() if k != "since"}),
         )
+        listed = _listed_by_key(ctx)
         for identity in after.identities:
             rule_day = _day(identity.date if identity else None)
-            if identity is not None and rule_day is not None and rule_day < day and not warnings:
+            if identity is None or rule_day is None or rule_day >= day:
+                continue
+            ioc = listed.get(ioc_key(identity.ioc_type or "", identity.value or ""))
+            if ioc is not None and not _updated_after(ioc, since):
+                # Neither reading of "after" keeps it: not added, nor updated, since then.
+                raise failure(
+                    f"since={since} returned rule {identity.id}, dated {rule_day}, for an IOC "
+                    f"first seen {ioc.first_seen} and last seen {ioc.last_seen}: both before it",
+                    curl=after.curl,
+                    expected="only IOCs added (or, on one page's reading, updated) after since",
+                    document=after.document_text(identity.id or ""),
+                )
+            if not warnings:
                 warnings.append(
                     Finding(
                         "",
@@ -127,6 +140,15 @@ def _exact_boundary(ctx: ServerContext) -> Iterator[Finding]:
             expected="no rule for an IOC added at (not after) since",
             documented=not _updated_after(ioc, at),
         ).with_reproduction(curl=excluded.curl, document=_doc(excluded, key))
+
+
+def _listed_by_key(ctx: ServerContext) -> dict[IocKey, ListedIoc]:
+    """Every IOC ``/api/v1/iocs`` lists, by key; empty when the sibling is not usable."""
+    try:
+        listing = ctx.iocs({"limit": BIG})
+    except SkipCheck:
+        return {}
+    return {ioc_key(i.type, i.value): i for i in listing.iocs}
 
 
 def _updated_after(ioc: ListedIoc, since: str) -> bool:
