@@ -171,11 +171,12 @@ class ScenarioOutcome:
         return out
 
 
-def rule_map(body: bytes) -> dict[str, str] | str:
+def rule_map(body: bytes, *, allow_repeats: bool = False) -> dict[str, str] | str:
     """A rules body as id → normalised document text, or why it is not a clean rules file.
 
     Clean: UTF-8 YAML documents that all load, each a mapping with an ``id``, no ``action``
-    document, no id with two different documents (an identical repeat is tolerated).
+    document, each id once. ``allow_repeats`` tolerates an identical repeat (an answer a
+    client may deduplicate; a file that keeps it would alert twice).
     """
     ruleset = parse_body(body, source="rules")
     if ruleset.error:
@@ -190,8 +191,10 @@ def rule_map(body: bytes) -> dict[str, str] | str:
         if data is None or "id" not in data or "action" in data:
             return f"document {document.index} is not a Sigma rule: {document.text[:80]!r}"
         text = "\n".join(line.rstrip() for line in document.text.strip().splitlines())
-        if rules.setdefault(str(data["id"]), text) != text:
-            return f"id {data['id']} has two different documents"
+        rule_id = str(data["id"])
+        if rule_id in rules and (rules[rule_id] != text or not allow_repeats):
+            return f"id {rule_id} has two documents (document {document.index} repeats it)"
+        rules[rule_id] = text
     return rules
 
 
@@ -273,7 +276,7 @@ class _Mock:
         query = {k: tuple(v) for k, v in parse_qs(recorded.query, keep_blank_values=True).items()}
         delivered = None
         if recorded.path == contract.SIGMA_PATH and recorded.status == 200 and recorded.complete:
-            sent = rule_map(recorded.response_body)
+            sent = rule_map(recorded.response_body, allow_repeats=True)
             expected = rule_map(self.served(query))
             if isinstance(sent, dict) and sent == expected:
                 delivered = sent
@@ -372,7 +375,7 @@ def elapsed(start: float) -> str:
     return f"{time.monotonic() - start:.1f}s"
 
 
-def _judge(outcomes: Sequence[ScenarioOutcome], config: ClientConfig) -> list[CheckResult]:
+def judge_outcomes(outcomes: Sequence[ScenarioOutcome], config: ClientConfig) -> list[CheckResult]:
     """Run every selected client check on every scenario; one result per check."""
     import conformance.checks.client  # noqa: F401 - importing registers the checks
 
@@ -410,6 +413,6 @@ def run_client(config: ClientConfig, progress: Callable[[str], None] | None = No
                               for r in outcome.runs)  # fmt: skip
             progress(f"scenario {scenario.name}: exit {codes} ({elapsed(started)})")
     result = RunResult(mode="client", subject=shlex.join(config.command), seed=None, strict=False)
-    result.checks = _judge(outcomes, config)
+    result.checks = judge_outcomes(outcomes, config)
     result.requests_made = sum(len(r.exchanges) for o in outcomes for r in o.runs)
     return result
