@@ -10,13 +10,13 @@ the test harness on the same machine, never for the network.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING, Any, Final
 
 from flask import Response, jsonify, request
 
 from mockserver.clock import MovingClock, format_duration, parse_duration, parse_instant_utc
 from mockserver.errors import APIError, ConfigError, echo
+from mockserver.faults import is_loopback_address
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -44,17 +44,6 @@ def _invalid(field: str, allowed: str, received: str, reason: str) -> InvalidAdm
         f"Invalid admin request: {reason}.",
         details={"parameter": field, "allowed": allowed, "received": echo(received)},
     )
-
-
-def is_loopback_address(address: str | None) -> bool:
-    """Tell whether ``address`` (a REMOTE_ADDR) is a loopback address."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
 
 
 def _moving_clock() -> MovingClock:

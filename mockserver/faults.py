@@ -237,13 +237,11 @@ class FaultEvent:
 
 #: Headers a 5xx fault keeps from the real answer (its X-Request-Id is reused as well).
 _KEPT_HEADERS: Final = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
-_STATUS_ERRORS: Final[Mapping[str, Callable[[], APIError]]] = MappingProxyType(
-    {
-        "500": lambda: InternalError("Internal server error."),
-        "502": lambda: BadGateway("Bad gateway: the upstream server did not answer."),
-        "503": lambda: ServiceUnavailable("Service unavailable, try again later."),
-    }
-)
+_STATUS_ERRORS: Final[Mapping[str, Callable[[], APIError]]] = MappingProxyType({
+    "500": lambda: InternalError("Internal server error."),
+    "502": lambda: BadGateway("Bad gateway: the upstream server did not answer."),
+    "503": lambda: ServiceUnavailable("Service unavailable, try again later."),
+})  # fmt: skip
 _INVALID_DOCUMENT: Final = "title: [unterminated flow sequence\nid: 'broken\n"
 _GLOBAL_DOCUMENT: Final = "action: global\nlogsource:\n  product: linux\n"
 _DOCUMENT_SEPARATOR: Final = re.compile(r"(?m)^---[ \t]*\r?\n")
@@ -297,17 +295,17 @@ def abort_connection(environ: WSGIEnvironment) -> None:
     raise ConnectionResetError("mock fault: connection reset")
 
 
-def is_loopback(environ: WSGIEnvironment) -> bool:
-    """Tell whether the request came from a loopback address."""
+def is_loopback_address(address: str | None) -> bool:
+    """Tell whether ``address`` (a REMOTE_ADDR) is loopback, IPv4-mapped IPv6 forms included."""
     try:
-        return ipaddress.ip_address(str(environ.get("REMOTE_ADDR", ""))).is_loopback
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
+    return bool((getattr(ip, "ipv4_mapped", None) or ip).is_loopback)
 
 
 def error_reply(error: APIError, request_id: str | None = None) -> Reply:
-    """Build the answer for ``error`` in the documented JSON error envelope (with the
-    ``X-Request-Id`` header every answer of the mock carries)."""
+    """Build the answer for ``error`` in the JSON error envelope, with its X-Request-Id."""
     request_id = request_id or new_request_id()
     body = json.dumps(envelope(error, request_id)).encode("utf-8")
     status = f"{error.status} {HTTPStatus(error.status).phrase}"
@@ -332,15 +330,21 @@ class FaultMiddleware:
     ) -> None:
         """Wrap ``app``; ``sleep`` and ``clock`` are injectable so tests see every delay."""
         self.app = app
-        self._sleep = sleep
-        self._clock = clock
+        self._sleep, self._clock = sleep, clock
         self._lock = threading.Lock()
         self.reconfigure(settings)
 
-    def reconfigure(self, settings: FaultSettings) -> None:
+    def reconfigure(
+        self,
+        settings: FaultSettings,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         """Start afresh with new settings (dice, counts, burst, log): one server, many scenarios."""
         with self._lock:
             self.settings = settings
+            self._sleep, self._clock = sleep or self._sleep, clock or self._clock
             # Seeded for reproducible runs; nothing here is security-sensitive.
             self._random = random.Random(settings.seed)  # noqa: S311
             self._fired: dict[int, int] = {}
@@ -372,7 +376,7 @@ class FaultMiddleware:
 
     def _requested(self, environ: WSGIEnvironment, header: str) -> FaultSpec | Reply:
         """Parse the ``X-Mock-Fault`` header, or return the refusal to send instead."""
-        if not self.settings.enabled or not is_loopback(environ):
+        if not self.settings.enabled or not is_loopback_address(environ.get("REMOTE_ADDR")):
             why = "faults are not enabled" if not self.settings.enabled else "not from loopback"
             return error_reply(FaultInjectionRefused(f"{FAULT_HEADER} is refused: {why}."))
         try:
@@ -492,17 +496,10 @@ def install_faults(
     """Wrap a Flask app's ``wsgi_app`` with the fault middleware (kept in ``app.extensions``).
 
     Installing again only reconfigures it: never two layers, where a disabled inner one would
-    refuse the header the outer one allows. ``sleep`` and ``clock`` replace the timing
-    functions (tests observe delays without waiting)."""
-    existing = app.extensions.get("socdefenders_faults")
-    if isinstance(existing, FaultMiddleware):
-        middleware = existing
-    else:
-        middleware = FaultMiddleware(app.wsgi_app, settings)
-        app.wsgi_app = middleware
+    refuse the header the outer one allows. ``sleep``/``clock`` replace the timing functions."""
+    middleware = app.extensions.get("socdefenders_faults")
+    if not isinstance(middleware, FaultMiddleware):
+        middleware = app.wsgi_app = FaultMiddleware(app.wsgi_app, settings)
         app.extensions["socdefenders_faults"] = middleware
-    with middleware._lock:
-        middleware._sleep = sleep or middleware._sleep
-        middleware._clock = clock or middleware._clock
-    middleware.reconfigure(settings)
+    middleware.reconfigure(settings, sleep=sleep, clock=clock)
     return middleware
