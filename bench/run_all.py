@@ -61,7 +61,8 @@ def run(step: Step) -> tuple[list[str], float, int]:
         line = line.strip()
         if found := _RESULT.match(line):
             name, value, unit, rest = found.groups()
-            rows.append(f"{name:<34} {value:>10} {unit:<4} {rest.replace('target ', '')}")
+            shown = "(reported, no target)" if rest.startswith("no-target") else rest[7:]
+            rows.append(f"{name:<34} {value:>10} {unit:<4} {shown}")
         elif found := _CHECKER_RATIO.match(line):
             ratio, target, verdict = found.groups()
             met = "MET" if verdict == "OK" else "MISSED"
