@@ -59,13 +59,13 @@ class Run:
         """Both streams."""
         return self.stdout + self.stderr
 
-    def assert_survived(self, *exit_codes: int) -> None:
+    def assert_survived(self, *exit_codes: int, max_rss_mib: float = MAX_RSS_MIB) -> None:
         """No hang, no crash, bounded memory, and one of the expected exit codes."""
         tail = self.output[-3000:]
         assert not self.hung, f"the checker hung (killed after {BOUND_SECONDS:.0f} s):\n{tail}"
         assert "Traceback (most recent call last)" not in self.output, tail
         assert self.exit_code in exit_codes, f"exit {self.exit_code}:\n{tail}"
-        assert self.max_rss_mib < MAX_RSS_MIB, f"peak RSS {self.max_rss_mib:.0f} MiB"
+        assert self.max_rss_mib < max_rss_mib, f"peak RSS {self.max_rss_mib:.0f} MiB"
 
 
 #: Runs the checker as its child and writes the child's peak RSS (KiB) to a file. A process
@@ -305,14 +305,15 @@ def test_connection_resets_are_could_not_test(
 @pytest.mark.xfail(
     strict=True,
     reason="the server run keeps every response body (ServerContext cache, exchanges) and has "
-    "no run-wide byte budget: 40 MiB answers, each under the 64 MiB limit, add up to over a "
+    "no run-wide byte budget: 40 MiB answers, each under the 64 MiB limit, add up to about a "
     "GiB: fix described in report",
 )
 def test_many_large_bodies_under_the_limit_keep_memory_bounded(tmp_path: Path) -> None:
     body = (b"# " + b"x" * 1021 + b"\n") * (40 * 1024)  # 40 MiB of YAML comments: no rules
     with hostile(answering(body)) as url:
         run = check_server(url, tmp_path)
-    run.assert_survived(1, 3)
+    # Room for a run-wide budget of a few bodies, not for one of them per request.
+    run.assert_survived(1, 3, max_rss_mib=2 * MAX_RSS_MIB)
 
 
 def test_a_broken_json_error_envelope_is_a_failure(tmp_path: Path) -> None:

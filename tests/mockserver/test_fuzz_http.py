@@ -282,7 +282,7 @@ def test_raw_non_utf8_query_string_is_a_400(plain_app: Flask, raw: bytes, path: 
 def test_any_path_and_method(
     plain_app: Flask, path: str, method: str, headers: dict[str, str]
 ) -> None:
-    check_answer(_get(plain_app, path, [], headers, method=method), method)
+    check_answer(_get(plain_app, path, None, headers, method=method), method)
 
 
 def _is_valid_fault(text: str) -> bool:
