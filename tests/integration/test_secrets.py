@@ -5,7 +5,7 @@ requests carrying that key in every place a client may put it, and then ``soc-co
 server`` judges it with that key, writing its JSON and JUnit XML reports. Every byte of
 output is searched for the key, raw and percent-encoded: only the redacted ``sk_live_…abcd``
 may appear. Also: keys are compared in constant time (every key, no early exit), the mock
-binds loopback by default, and fault controls refuse clients that are not on loopback.
+binds loopback by default, and fault and admin controls refuse clients not on loopback.
 """
 
 from __future__ import annotations
@@ -253,3 +253,38 @@ def test_fault_controls_obey_loopback_clients(fault_app: Any, remote: str) -> No
     response = _fault_request(fault_app, remote)
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_error"
+
+
+@pytest.fixture(scope="module")
+def admin_app() -> Any:
+    """The mock with a moving clock, so that its ``/_admin/clock`` routes exist."""
+    return create_app(MockConfig(moving_clock=True))
+
+
+def _admin_request(app: Any, method: str, remote: str, **headers: str) -> Any:
+    with app.test_client() as client:
+        return client.open(
+            "/_admin/clock",
+            method=method,
+            json={"advance": "1d"} if method == "POST" else None,
+            headers=headers,
+            environ_base={"REMOTE_ADDR": remote},
+        )
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("remote", ["203.0.113.9", "10.0.0.1", "2001:db8::5", "::ffff:10.0.0.1"])
+def test_admin_routes_refuse_non_loopback_clients(admin_app: Any, method: str, remote: str) -> None:
+    before = _admin_request(admin_app, "GET", "127.0.0.1").get_json()["now"]
+    response = _admin_request(admin_app, method, remote, **{"X-Forwarded-For": "127.0.0.1"})
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "admin_refused"
+    assert _admin_request(admin_app, "GET", "127.0.0.1").get_json()["now"] == before
+
+
+@pytest.mark.parametrize("remote", ["127.0.0.1", "::1"])
+def test_admin_routes_obey_loopback_clients(admin_app: Any, remote: str) -> None:
+    before = _admin_request(admin_app, "GET", remote).get_json()["now"]
+    moved = _admin_request(admin_app, "POST", remote)
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    assert moved.get_json()["now"] != before
