@@ -72,6 +72,9 @@ class TransportConfig:
     read_timeout: float = 30.0
     deadline: float = 60.0  # total seconds for one response, headers to last byte
     max_body_bytes: int = 64 * 1024 * 1024
+    # Bodies are kept for the checks, so the run as a whole needs a bound too: many answers
+    # each under max_body_bytes must not add up to gigabytes.
+    max_total_bytes: int = 256 * 1024 * 1024
     max_requests: int = 1_000
     max_rate_wait: float = 90.0  # longest wait for a rate-limit reset before giving up
     max_429_retries: int = 3
@@ -161,6 +164,7 @@ class Transport:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
     requests_made: int = 0
+    bytes_received: int = 0
     waited_seconds: float = 0.0
     exchanges: list[Exchange] = field(default_factory=list)
     _rate: dict[str | None, _RateState] = field(default_factory=dict)
@@ -310,6 +314,12 @@ class Transport:
                 if not chunk:
                     break
                 size += len(chunk)
+                self.bytes_received += len(chunk)
+                if self.bytes_received > self.config.max_total_bytes:
+                    raise HarnessError(
+                        f"could not test: the target sent more than "
+                        f"{self.config.max_total_bytes} bytes in this run"
+                    )
                 if size > limit:
                     raise self._failure(exchange, f"body too large: more than {limit} bytes")
                 if time.monotonic() > deadline:

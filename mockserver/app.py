@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, got_request_exception, jsonify, request
@@ -24,9 +25,11 @@ from mockserver.errors import (
     APIError,
     InsufficientTier,
     InternalError,
+    InvalidParameter,
     MethodNotAllowed,
     NotFound,
     RateLimitExceeded,
+    echo,
     envelope,
     new_request_id,
 )
@@ -86,7 +89,12 @@ def state() -> MockState:
 
 
 def _args() -> dict[str, list[str]]:
-    return request.args.to_dict(flat=False)
+    try:
+        return request.args.to_dict(flat=False)
+    except UnicodeDecodeError:  # raw bytes that are not UTF-8: the client's error, not ours
+        raise InvalidParameter(
+            "query string", "percent-encoded UTF-8", None, "not valid UTF-8"
+        ) from None
 
 
 def _authorise(*, sigma: bool) -> APIKey:
@@ -119,10 +127,15 @@ def sigma_rules() -> Response:
     return Response(current.store.rules_body(selection.iocs), content_type=YAML_MEDIA_TYPE)
 
 
+#: The filters a paging link carries over (besides ``offset`` and ``limit``).
+_LINK_FILTERS: Final = ("type", "since", "confidence", "industry", "category")
+
+
 def _page_link(offset: int, limit: int) -> str:
-    args = [(k, v) for k, v in request.args.items(multi=True) if k not in ("api_key", "offset")]
-    args.append(("offset", str(offset)))
-    args = [(k, v) for k, v in args if k != "limit"] + [("limit", str(limit))]
+    # Only the filters travel: unknown parameters are ignored anyway, and copying them would
+    # echo a key sent under a mistyped name (``?apikey=sk_live_...``) into the links.
+    args = [(k, v) for k, v in request.args.items(multi=True) if k in _LINK_FILTERS]
+    args += [("offset", str(offset)), ("limit", str(limit))]
     return f"{request.base_url}?{urlencode(args)}"
 
 
@@ -189,9 +202,9 @@ def _handle_error(exc: Exception) -> Response:
 
 def _from_http(exc: HTTPException) -> APIError:
     if exc.code == 404:
-        return NotFound(f"No endpoint at {request.path}.")
+        return NotFound(f"No endpoint at {echo(request.path)}.")
     if exc.code == 405:
-        error = MethodNotAllowed(f"{request.method} is not allowed on {request.path}.")
+        error = MethodNotAllowed(f"{echo(request.method)} is not allowed on {echo(request.path)}.")
         error.headers.update((k, v) for k, v in exc.get_headers() if k.lower() == "allow")
         return error
     return APIError(

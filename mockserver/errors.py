@@ -81,7 +81,7 @@ class InvalidParameter(APIError):
         if received is not None:
             details["received"] = echo(received)
         super().__init__(
-            f"Invalid value for query parameter '{parameter}': {reason}.", details=details
+            f"Invalid value for query parameter '{parameter}': {redact(reason)}.", details=details
         )
         self.parameter = parameter
 

@@ -60,10 +60,14 @@ class RateLimiter:
     def hit(self, fingerprint: str, tier: str) -> RateLimitStatus:
         """Count one request of the key ``fingerprint`` if every window has room."""
         items = self._items[tier]
-        allowed = all(self._limiter.test(item, tier, fingerprint) for item in items)
-        if allowed:
-            for item in items:
-                self._limiter.hit(item, tier, fingerprint)
+        # ``hit`` is the storage's atomic test-and-count (a Lua script on Redis), so racing
+        # requests, in threads or in other workers, can never both take a window's last slot:
+        # ``test`` first would let them. Windows are counted shortest first and counting stops
+        # at the first refusal; ``test`` up front keeps a request that a longer window will
+        # refuse from using up the shorter ones in the common case.
+        allowed = all(self._limiter.test(item, tier, fingerprint) for item in items) and all(
+            self._limiter.hit(item, tier, fingerprint) for item in items
+        )
         binding: tuple[int, float, int] | None = None
         for item in items:
             stats = self._limiter.get_window_stats(item, tier, fingerprint)

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from conformance import contract
-from conformance.documents import RuleSet, parse_body
+from conformance.documents import LoadLimits, RuleSet, parse_body
 from conformance.findings import ConformanceError, HarnessError, UsageError
 from conformance.results import RunResult
 
@@ -27,14 +27,18 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     """Read and split every file (``-`` is stdin); an unreadable file is a harness error."""
+    # One byte past the limit is enough for parse_body to report "too large": never hold an
+    # endless stdin or a huge file in memory to find that out.
+    cap = LoadLimits().max_body_bytes + 1
     rulesets = []
     for name in files:
         if name == "-":
-            body = sys.stdin.buffer.read()
+            body = sys.stdin.buffer.read(cap)
             source = "<stdin>"
         else:
             try:
-                body = Path(name).read_bytes()
+                with Path(name).open("rb") as handle:
+                    body = handle.read(cap)
             except OSError as exc:
                 raise HarnessError(f"cannot read {name}: {exc.strerror or exc}") from exc
             source = name

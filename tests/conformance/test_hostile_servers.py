@@ -302,12 +302,6 @@ def test_connection_resets_are_could_not_test(
     assert "could not test" in run.output.lower(), run.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server run keeps every response body (ServerContext cache, exchanges) and has "
-    "no run-wide byte budget: 40 MiB answers, each under the 64 MiB limit, add up to about a "
-    "GiB: fix described in report",
-)
 def test_many_large_bodies_under_the_limit_keep_memory_bounded(tmp_path: Path) -> None:
     body = (b"# " + b"x" * 1021 + b"\n") * (40 * 1024)  # 40 MiB of YAML comments: no rules
     with hostile(answering(body)) as url:
@@ -367,11 +361,6 @@ def _endless_stdin(process: subprocess.Popen[bytes]) -> None:
         process.stdin.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules - reads all of stdin (sys.stdin.buffer.read()) before the 64 MiB limit is "
-    "applied, so an endless stdin is unbounded memory: fix described in report",
-)
 def test_an_endless_stdin_stops_at_the_size_limit(tmp_path: Path) -> None:
     run = run_checker(["rules", "-", "--no-validators"], tmp_path, feed=_endless_stdin)
     run.assert_survived(1, 3)

@@ -247,15 +247,8 @@ def _race(url: str, secrets: Sequence[str], where: str) -> None:
         _assert_exact(outcome, ALLOWED, 3 * ALLOWED, f"{where}, key …{secret[-4:]}")
 
 
-RACE_BUG = (
-    "RateLimiter.hit tests every window, then hits without reading hit()'s answer: two "
-    "racing requests both pass test() on the last slot: fix described in report"
-)
-
-
 @pytest.mark.slow
 @pytest.mark.xdist_group("load")
-@pytest.mark.xfail(strict=True, reason=RACE_BUG)
 def test_rate_limit_is_exact_under_concurrency_in_one_process(tmp_path: Path) -> None:
     secrets, keys = _racing_keys(tmp_path)
     config = MockConfig(keys=keys)
@@ -266,7 +259,6 @@ def test_rate_limit_is_exact_under_concurrency_in_one_process(tmp_path: Path) ->
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("load")
-@pytest.mark.xfail(strict=True, reason=RACE_BUG)
 def test_rate_limit_is_exact_across_two_gunicorn_workers_sharing_redis(
     tmp_path: Path, redis_url: str
 ) -> None:

@@ -181,11 +181,6 @@ def test_the_mock_is_not_reachable_from_another_interface_by_default(tmp_path: P
             socket.create_connection((address, port), timeout=5).close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="404 and 405 messages quote request.path verbatim (app._from_http), so a key pasted "
-    "into the path is echoed back: fix described in report",
-)
 @pytest.mark.parametrize("path", [f"/{SECRET}", f"/api/v1/{SECRET}/sigma"])
 def test_a_key_in_the_path_is_not_echoed(path: str) -> None:
     with create_app(MockConfig()).test_client() as client:

@@ -260,11 +260,6 @@ def test_raw_query_string_bytes(plain_app: Flask, raw: bytes, key: str, path: st
     check_answer(_raw_get(plain_app, path, raw, key))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a raw non-UTF-8 byte in the query string makes werkzeug's request.args raise "
-    "UnicodeDecodeError in app._args: a 500, not a 400: fix described in report",
-)
 @pytest.mark.parametrize("raw", [b"\xed", b"type=\xff", b"limit=1&since=\xe9t\xe9"])
 @pytest.mark.parametrize("path", PATHS[:2])
 def test_raw_non_utf8_query_string_is_a_400(plain_app: Flask, raw: bytes, path: str) -> None:
@@ -313,11 +308,6 @@ def test_fault_header_with_faults_enabled(
     assert response.status_code in (400, 403), response.status_code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a malformed X-Mock-Fault is echoed unredacted in the 400 message (details.received "
-    "is redacted, the message is not): fix described in report",
-)
 @pytest.mark.parametrize("key", [next(iter(SECRET_KEYS)), "sk_live_demo_pro"])
 def test_a_key_sent_as_the_fault_header_is_not_echoed(fault_app: Flask, key: str) -> None:
     headers = {"Authorization": f"Bearer {key}", "X-Mock-Fault": key}
@@ -335,11 +325,6 @@ def test_a_key_in_any_parameter_is_never_echoed_by_the_sigma_endpoint(
     check_answer(_get(plain_app, PATHS[0], query, {"Authorization": f"Bearer {key}"}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/api/v1/iocs links.self/next copy every other parameter verbatim, so a key sent "
-    "in a mistyped parameter (?apikey=..., ?API_KEY=...) is echoed back: fix described in report",
-)
 @pytest.mark.parametrize("parameter", ["apikey", "API_KEY", "key", "token"])
 def test_a_key_in_a_mistyped_parameter_is_not_echoed_in_links(
     plain_app: Flask, parameter: str
