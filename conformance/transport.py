@@ -309,8 +309,10 @@ class Transport:
         try:
             while True:
                 # read1 returns what one socket read gives, so a slow dribble still comes back
-                # to this loop, where the deadline is enforced.
-                chunk = raw.raw.read1(_CHUNK)
+                # to this loop, where the deadline is enforced. It undoes a Content-Encoding
+                # (requests offers gzip and deflate), so the size limit applies to the decoded
+                # bytes the checks will hold: a compression bomb stops at the limit too.
+                chunk = raw.raw.read1(_CHUNK, decode_content=True)
                 if not chunk:
                     break
                 size += len(chunk)

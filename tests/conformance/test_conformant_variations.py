@@ -21,13 +21,7 @@ from tests.conformance.variations import VARIATIONS, ConformantVariation
 PROBE = "/api/v1/iocs/sigma?limit=20"
 #: Known false positives of the checker, by variation name, until the checker is fixed; each
 #: test is then xfail(strict=True), so the fix shows up as a red run that removes the entry.
-FALSE_POSITIVES = {
-    "gzip content encoding": (
-        "conformance.transport reads the raw socket bytes (raw.read1) without undoing the "
-        "Content-Encoding, while requests sends Accept-Encoding: gzip by default: a gzip body "
-        "is judged as bytes that are not UTF-8 or JSON"
-    ),
-}
+FALSE_POSITIVES: dict[str, str] = {}
 
 
 def _probe(url: str) -> requests.Response:

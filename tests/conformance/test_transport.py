@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
@@ -113,6 +114,38 @@ def test_an_undeclared_huge_body_is_cut_at_the_limit() -> None:
     with serve_wsgi(app) as url, pytest.raises(ResponseFailure, match="more than 65536 bytes"):
         transport(url, max_body_bytes=65536).get("/", credentials=Credentials(None))
     assert len(sent) < 100 * 1024
+
+
+def _gzip_app(payload: bytes) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    compressed = gzip.compress(payload)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/yaml"),
+                ("Content-Encoding", "gzip"),
+                ("Content-Length", str(len(compressed))),
+            ],
+        )
+        return [compressed]
+
+    return app
+
+
+def test_a_gzip_body_is_decoded() -> None:
+    with serve_wsgi(_gzip_app(b"title: t\n")) as url:
+        response = transport(url).get("/", credentials=Credentials(None))
+    assert response.body == b"title: t\n"
+
+
+def test_a_compression_bomb_stops_at_the_decoded_size_limit() -> None:
+    # 32 MiB of zeros compress to about 32 KiB: small on the wire, large once decoded.
+    with (
+        serve_wsgi(_gzip_app(bytes(32 * 1024 * 1024))) as url,
+        pytest.raises(ResponseFailure, match="more than 1048576 bytes"),
+    ):
+        transport(url, max_body_bytes=1024 * 1024).get("/", credentials=Credentials(None))
 
 
 def test_an_endless_slow_body_hits_the_deadline() -> None:
