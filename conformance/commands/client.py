@@ -8,30 +8,13 @@ not test. Keys never appear in the output (they are redacted everywhere).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from conformance.findings import ConformanceError, HarnessError, UsageError
+from conformance.commands.conclusion import conclude, split_values
 from conformance.redaction import Scrubber
-
-
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    """Repeated and/or comma-separated values, flattened, in order, without repeats."""
-    out: list[str] = []
-    for value in values:
-        out += [v.strip() for v in value.split(",") if v.strip() and v.strip() not in out]
-    return tuple(out)
-
-
-def _write(path: str | None, text: str) -> None:
-    if path is None:
-        return
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from exc
+from conformance.results import RunResult
 
 
 @click.command(
@@ -63,31 +46,22 @@ def client_command(
     soc-conformance client -- python examples/sync_rules.py --no-check
     """
     from conformance.client import KEYS, SCENARIOS, ClientConfig, run_client
-    from conformance.report import render_json, render_junit, render_text
 
     if list_scenarios:
         width = max(len(s.name) for s in SCENARIOS)
         for known in SCENARIOS:
             click.echo(f"{known.name.ljust(width)}  {known.summary}")
         return
-    scrubber = Scrubber.of(KEYS.values())
-    try:
+
+    def run() -> RunResult:
         config = ClientConfig(
             command=command,
-            scenarios=_split(scenario),
+            scenarios=split_values(scenario),
             timeout=timeout,
             fixtures=Path(fixtures) if fixtures else None,
-            include=_split(include),
-            exclude=_split(exclude),
+            include=split_values(include),
+            exclude=split_values(exclude),
         )
-        result = run_client(config, progress=lambda line: click.echo(line, err=True))
-        click.echo(scrubber.scrub(render_text(result)), nl=False)
-        _write(json_path, scrubber.scrub(render_json(result)))
-        _write(junitxml, scrubber.scrub(render_junit(result)))
-    except UsageError as exc:
-        click.echo(f"usage error: {scrubber.scrub(str(exc))}", err=True)
-        sys.exit(exc.exit_code)
-    except ConformanceError as exc:
-        click.echo(f"could not test: {scrubber.scrub(str(exc))}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(result.exit_code())
+        return run_client(config, progress=lambda line: click.echo(line, err=True))
+
+    conclude(run, json_path=json_path, junitxml=junitxml, scrubber=Scrubber.of(KEYS.values()))

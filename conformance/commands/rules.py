@@ -12,17 +12,11 @@ from pathlib import Path
 import click
 
 from conformance import contract
+from conformance.commands.conclusion import conclude, split_values
 from conformance.documents import LoadLimits, RuleSet, parse_body
-from conformance.findings import ConformanceError, HarnessError, UsageError
+from conformance.findings import HarnessError
+from conformance.redaction import Scrubber
 from conformance.results import RunResult
-
-
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    """Options given repeatedly and/or comma-separated, flattened, order kept, no repeats."""
-    out: list[str] = []
-    for value in values:
-        out += [v.strip() for v in value.split(",") if v.strip() and v.strip() not in out]
-    return tuple(out)
 
 
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
@@ -44,15 +38,6 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
             source = name
         rulesets.append(parse_body(body, source=source))
     return rulesets
-
-
-def _write(path: str | None, text: str) -> None:
-    if path is None:
-        return
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @click.command("rules")
@@ -101,14 +86,15 @@ def rules_command(
     Required targets default to splunk+sysmon and lucene+ecs_windows (those of them listed in
     --targets when --targets is given); advisory targets only show in the compile matrix.
     """
-    from conformance.report import render_json, render_junit, render_text
     from conformance.rules_runner import RuleCheckOptions, check_rulesets
 
-    chosen = _split(targets) or contract.DEFAULT_TARGETS
-    required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + _split(require_target)
+    chosen = split_values(targets) or contract.DEFAULT_TARGETS
+    required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + split_values(
+        require_target
+    )
     options = RuleCheckOptions(
-        include=_split(include),
-        exclude=_split(exclude),
+        include=split_values(include),
+        exclude=split_values(exclude),
         targets=chosen,
         required_targets=tuple(dict.fromkeys(required)),
         uuid_v4=uuid_v4,
@@ -118,19 +104,11 @@ def rules_command(
         validators=not no_validators,
     )
     subject = ", ".join("<stdin>" if f == "-" else f for f in files)
-    try:
-        rulesets = read_rulesets(files)
-        checks, matrix = check_rulesets(rulesets, options)
-        result = RunResult(
+
+    def run() -> RunResult:
+        checks, matrix = check_rulesets(read_rulesets(files), options)
+        return RunResult(
             mode="rules", subject=subject, seed=None, strict=strict, checks=checks, matrix=matrix
         )
-        click.echo(render_text(result), nl=False)
-        _write(json_path, render_json(result))
-        _write(junitxml, render_junit(result))
-    except UsageError as exc:
-        click.echo(f"usage error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except ConformanceError as exc:
-        click.echo(f"could not test: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(result.exit_code())
+
+    conclude(run, json_path=json_path, junitxml=junitxml, scrubber=Scrubber.of(()))

@@ -7,31 +7,13 @@ codes: 0 conformant, 1 failures, 2 usage error, 3 could not test. The seed is al
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from conformance.findings import ConformanceError, HarnessError, UsageError
+from conformance.commands.conclusion import conclude, split_values
 from conformance.redaction import Scrubber
-
-
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    """Repeated and/or comma-separated values, flattened, in order, without repeats."""
-    out: list[str] = []
-    for value in values:
-        out += [v.strip() for v in value.split(",") if v.strip() and v.strip() not in out]
-    return tuple(out)
-
-
-def _write(path: str | None, text: str) -> None:
-    if path is None:
-        return
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from exc
+from conformance.results import RunResult
 
 
 @click.command("server")
@@ -60,26 +42,22 @@ def server_command(junitxml: str | None, json_path: str | None, **options: Any) 
     SOCDEFENDERS_EXCLUDE, SOCDEFENDERS_MAX_REQUESTS, SOCDEFENDERS_SEED,
     SOCDEFENDERS_MAX_EXAMPLES, SOCDEFENDERS_TIMEOUT.
     """
-    from conformance.report import render_json, render_junit, render_text
     from conformance.server import ServerConfig, run_server
 
     given = dict(options)
-    given["required_targets"] = _split(given.pop("require_target"))
+    given["required_targets"] = split_values(given.pop("require_target"))
     for name in ("targets", "include", "exclude"):
-        given[name] = _split(given[name])
-    scrubber = Scrubber.of([given.get("api_key"), given.get("free_key"), given.get("expired_key")])
-    try:
+        given[name] = split_values(given[name])
+    # Keys may come from the command line or the environment: scrub both from the start, so
+    # even a configuration error never prints one.
+    env_keys = [os.environ.get(f"SOCDEFENDERS_{k}") for k in ("API_KEY", "FREE_KEY", "EXPIRED_KEY")]
+    scrubber = Scrubber.of(
+        [given.get("api_key"), given.get("free_key"), given.get("expired_key"), *env_keys]
+    )
+
+    def run() -> RunResult:
         config = ServerConfig.from_sources(given, os.environ)
-        scrubber = config.scrubber()
         click.echo(f"seed: {config.seed} (repeat this run with --seed {config.seed})", err=True)
-        result = run_server(config)
-        click.echo(scrubber.scrub(render_text(result)), nl=False)
-        _write(json_path, scrubber.scrub(render_json(result)))
-        _write(junitxml, scrubber.scrub(render_junit(result)))
-    except UsageError as exc:
-        click.echo(f"usage error: {scrubber.scrub(str(exc))}", err=True)
-        sys.exit(exc.exit_code)
-    except ConformanceError as exc:
-        click.echo(f"could not test: {scrubber.scrub(str(exc))}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(result.exit_code())
+        return run_server(config)
+
+    conclude(run, json_path=json_path, junitxml=junitxml, scrubber=scrubber)
