@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -9,10 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mockserver.config import DEFAULT_TIERS, Tier
-from mockserver.model import CONFIDENCES, INDUSTRIES, IOC, IOC_TYPES
+from mockserver.model import (
+    CATEGORIES,
+    CONFIDENCES,
+    INDUSTRIES,
+    IOC,
+    IOC_TYPES,
+    RULE_ID_NAMESPACE,
+    rule_id,
+)
 from mockserver.query import Query
-from mockserver.render import has_rule
-from mockserver.store import IOCStore
+from mockserver.render import has_rule, render_rule
+from mockserver.store import BodyCache, IOCStore
 from tests.mockserver.mock_strategies import NOW, datasets
 
 PRO, FREE = DEFAULT_TIERS
@@ -141,3 +150,140 @@ def test_rules_body_joins_cached_documents() -> None:
     body = store.rules_body(chosen).decode()
     assert body == "---\n".join(store.rule_text(i) for i in chosen)
     assert body.count("\ntitle: ") == 2
+
+
+every_filter = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(IOC_TYPES),
+        "confidence": st.sampled_from(CONFIDENCES),
+        "industry": st.sampled_from(INDUSTRIES),
+        "category": st.sampled_from(CATEGORIES),
+    },
+)
+
+
+@given(
+    datasets(),
+    every_filter,
+    st.one_of(st.none(), instants),
+    instants,
+    st.integers(0, 12),
+    st.integers(1, 8),  # small pages, so that "stops at a full page" is exercised
+    st.booleans(),
+)
+def test_select_agrees_with_a_plain_scan(
+    iocs: list[IOC],
+    f: dict[str, str],
+    since: datetime | None,
+    now: datetime,
+    offset: int,
+    limit: int,
+    sigma_only: bool,
+) -> None:
+    """The indexed select (slices, or a walk when industry/category filter) against a scan."""
+    if sigma_only:
+        f.pop("category", None)
+        offset = 0  # the Sigma endpoint has neither
+    store = IOCStore(iocs)
+    query = Query(**f, since=since, limit=limit, offset=offset)
+    horizon = now - timedelta(days=PRO.lookback_days)
+    after = since if since is not None and since > horizon else horizon
+    matching = [
+        i
+        for i in sorted(iocs, key=lambda i: (i.added, i.id))
+        if after < i.added <= now
+        and (has_rule(i.type) or not sigma_only)
+        and all(v in i.industries if k == "industry" else getattr(i, k) == v for k, v in f.items())
+    ]
+    got = store.select(query, now=now, tier=PRO, sigma_only=sigma_only)
+    capped = min(limit, PRO.max_results)
+    assert [i.id for i in got.iocs] == [i.id for i in matching[offset : offset + capped]]
+    assert got.total == (min(len(matching), offset + capped) if sigma_only else len(matching))
+
+
+@given(
+    datasets(), st.lists(instants, min_size=1, max_size=6), st.sampled_from((None, "ipv4", "url"))
+)
+@settings(max_examples=60)
+def test_cached_bodies_follow_a_moving_clock(
+    iocs: list[IOC], nows: list[datetime], ioc_type: str | None
+) -> None:
+    """However "now" moves (forwards or back), each body is exactly that window's rules."""
+    store = IOCStore(iocs)
+    for now in nows + nows:  # the second pass answers from the cache
+        # Pro's 365-day look-back moves both ends of the window with the clock.
+        page = store.select(Query(type=ioc_type), now=now, tier=PRO, sigma_only=True).iocs
+        horizon = now - timedelta(days=PRO.lookback_days)
+        expected = "---\n".join(
+            render_rule(i)
+            for i in sorted(iocs, key=lambda i: (i.added, i.id))
+            if horizon < i.added <= now and has_rule(i.type) and ioc_type in (None, i.type)
+        )
+        assert store.rules_body(page).decode() == expected
+
+
+def test_cached_bodies_never_outlive_their_window() -> None:
+    """A sliding 3-day window over one IOC a day: every window has 3 rules, each its own."""
+    days = [NOW - timedelta(days=n) for n in range(12)]
+    iocs = [
+        IOC(
+            type="ipv4" if n % 3 else "domain",
+            value=f"203.0.113.{n}" if n % 3 else f"d{n}.example",
+            confidence=CONFIDENCES[n % 2],
+            added=day,
+            last_seen=day,
+            feed_name="test feed",
+            category="c2",
+        )
+        for n, day in enumerate(days)
+    ]
+    store = IOCStore(iocs)
+    narrow = replace(WIDE, lookback_days=3)
+    for now in days[:9] + days[8::-1] + days[:9]:  # back, forth, and back: cache hits too
+        for ioc_type in (None, "ipv4"):
+            for confidence in (None, *CONFIDENCES[:2]):
+                query = Query(type=ioc_type, confidence=confidence)
+                page = store.select(query, now=now, tier=narrow, sigma_only=True).iocs
+                expected = "---\n".join(
+                    render_rule(i)
+                    for i in reversed(iocs)
+                    if now - timedelta(days=3) < i.added <= now
+                    and ioc_type in (None, i.type)
+                    and confidence in (None, i.confidence)
+                )
+                assert store.rules_body(page).decode() == expected
+
+
+def test_body_cache_is_bounded_by_entries_and_bytes() -> None:
+    cache = BodyCache(max_entries=2, max_bytes=10)
+    cache.put(("a", None, 0, 1), b"1234")
+    cache.put(("b", None, 0, 1), b"5678")
+    assert cache.get(("a", None, 0, 1)) == b"1234"  # now the most recently used
+    cache.put(("c", None, 0, 1), b"9")
+    assert cache.get(("b", None, 0, 1)) is None  # the least recently used went
+    assert len(cache) == 2
+    cache.put(("d", None, 0, 1), b"abcdefgh")  # 4 + 1 + 8 bytes > 10: evict down to fit
+    assert cache.get(("a", None, 0, 1)) is None
+    assert cache.get(("d", None, 0, 1)) == b"abcdefgh"
+    cache.put(("e", None, 0, 1), b"x" * 11)  # larger than the whole cache: not kept
+    assert cache.get(("e", None, 0, 1)) is None
+
+
+@given(datasets(max_size=10))
+@settings(max_examples=30)
+def test_records_are_built_once_and_copied(iocs: list[IOC]) -> None:
+    store = IOCStore(iocs)
+    for ioc in iocs:
+        first = store.record(ioc)
+        assert first == ioc.to_json()
+        first["value"] = "changed"
+        assert store.record(ioc) == ioc.to_json()
+        if has_rule(ioc.type):
+            assert store.rule_text(ioc) == render_rule(ioc)
+
+
+@given(st.sampled_from(IOC_TYPES), st.text(alphabet=st.characters(codec="utf-8")))
+def test_rule_id_is_uuid5_of_type_and_value(ioc_type: str, value: str) -> None:
+    expected = str(uuid.uuid5(RULE_ID_NAMESPACE, f"{ioc_type}:{value}"))
+    assert rule_id(ioc_type, value) == expected
