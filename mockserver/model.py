@@ -122,7 +122,7 @@ def rule_id(ioc_type: str, value: str) -> str:
     """Return the deterministic id of an IOC (and of its rule): UUIDv5 of ``type:value``.
 
     The same text as ``str(uuid.uuid5(RULE_ID_NAMESPACE, f"{ioc_type}:{value}"))``, built from
-    the SHA-1 digest directly: ``uuid.UUID`` objects cost a third of loading a big fixture.
+    the SHA-1 digest directly: a third of the time, which counts for a 100,000-IOC fixture.
     """
     digest = bytearray(
         hashlib.sha1(

@@ -110,7 +110,7 @@ class _Index:
 
     def __init__(self, iocs: Sequence[IOC]) -> None:
         self.iocs = tuple(iocs)
-        self.added = [ioc.added for ioc in self.iocs]
+        self.added = tuple(ioc.added for ioc in self.iocs)
 
     def bounds(self, after: datetime | None, until: datetime) -> tuple[int, int]:
         """Positions of the IOCs added strictly after ``after`` and at or before ``until``."""
