@@ -43,7 +43,7 @@ class BodyCache:
     cannot grow it without limit; a body larger than the byte bound is not kept.
     """
 
-    def __init__(self, max_entries: int = 64, max_bytes: int = 64 * 2**20) -> None:
+    def __init__(self, max_entries: int = 64, max_bytes: int = 32 * 2**20) -> None:
         """An empty cache of at most ``max_entries`` bodies and ``max_bytes`` bytes."""
         self.max_entries = max_entries
         self.max_bytes = max_bytes
