@@ -14,7 +14,14 @@
         ├── NotFound                404 not_found
         ├── MethodNotAllowed        405 method_not_allowed
         ├── RateLimitExceeded       429 rate_limit_exceeded
-        └── InternalError           500 internal_error
+        ├── InternalError           500 internal_error
+        ├── BadGateway              502 bad_gateway           (fault ``502``)
+        ├── ServiceUnavailable      503 service_unavailable   (fault ``503``)
+        └── FaultInjectionRefused   403 fault_injection_refused
+
+Elsewhere, beside the modules that raise them: ``faults.FaultSpecError`` (a ConfigError),
+``admin.AdminRefused`` and ``admin.InvalidAdminRequest`` (APIErrors of the admin routes),
+``liveserver.LiveServerError`` (an error raised inside a test server, re-raised in the test).
 
 Views raise these; one Flask error handler (``mockserver.app``) renders them as
 ``{"error": {"code", "message", "request_id", "details"?}}``. Messages never contain an API
@@ -140,6 +147,27 @@ class InternalError(APIError):
 
     status = 500
     code = "internal_error"
+
+
+class BadGateway(APIError):
+    """502, as a proxy in front of the API answers when the API is down (fault ``502``)."""
+
+    status = 502
+    code = "bad_gateway"
+
+
+class ServiceUnavailable(APIError):
+    """503, as during maintenance or overload (fault ``503``)."""
+
+    status = 503
+    code = "service_unavailable"
+
+
+class FaultInjectionRefused(APIError):
+    """403 for ``X-Mock-Fault`` when faults are off or the client is not on loopback."""
+
+    status = 403
+    code = "fault_injection_refused"
 
 
 def new_request_id() -> str:

@@ -31,10 +31,13 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from mockserver.errors import (
     APIError,
+    BadGateway,
     ConfigError,
+    FaultInjectionRefused,
     InternalError,
     InvalidParameter,
     RateLimitExceeded,
+    ServiceUnavailable,
     envelope,
     new_request_id,
 )
@@ -55,27 +58,6 @@ Stage = Literal["delay", "status", "body", "delivery"]
 
 class FaultSpecError(ConfigError):
     """A fault specification (``--fault`` value or ``X-Mock-Fault`` header) is malformed."""
-
-
-class BadGateway(APIError):
-    """502, as a proxy in front of the API answers when the API is down (fault ``502``)."""
-
-    status = 502
-    code = "bad_gateway"
-
-
-class ServiceUnavailable(APIError):
-    """503, as during maintenance or overload (fault ``503``)."""
-
-    status = 503
-    code = "service_unavailable"
-
-
-class FaultInjectionRefused(APIError):
-    """403 for ``X-Mock-Fault`` when faults are off or the client is not on loopback."""
-
-    status = 403
-    code = "fault_injection_refused"
 
 
 @dataclass(frozen=True)
