@@ -26,6 +26,25 @@ def full(ctx: ServerContext, query: Mapping[str, str]) -> Fetched:
     return ctx.sigma({**query, "limit": BIG})
 
 
+def require_subset(narrow: Fetched, wide: Fetched, narrowed_by: str) -> None:
+    """Fail unless every rule of ``narrow`` is also in ``wide`` (skip a truncated ``wide``).
+
+    The relation behind every "this filter narrows" property: ``narrowed_by`` says how
+    ``narrow``'s query differs, e.g. ``industry=energy``.
+    """
+    if wide.truncated(contract.PRO.max_results):
+        return
+    extra = sorted(x for x in narrow.id_set() - wide.id_set() if x)
+    if extra:
+        raise failure(
+            f"{narrowed_by} returned {len(extra)} rule(s) {wide.curl} lacks",
+            curl=narrow.curl,
+            received=f"e.g. {', '.join(extra[:3])}",
+            expected=f"a subset of {wide.curl}",
+            document=narrow.document_text(extra[0]),
+        )
+
+
 def feed_days(ctx: ServerContext) -> list[date]:
     """The distinct ``date`` values of the whole feed, sorted (SkipCheck when it has none)."""
     days = {_day(i.date) for i in ctx.universe().identities if i is not None}
@@ -153,18 +172,7 @@ def industry_filter_selects_a_subset(ctx: ServerContext) -> Iterator[Finding]:
         base, industry = pair
         documented = industry in contract.DOCUMENTED_INDUSTRY_EXAMPLES
         narrowed = ctx.sigma({**base, "industry": industry, "limit": BIG}, documented=documented)
-        wider = full(ctx, base)
-        if wider.truncated(contract.PRO.max_results):
-            return
-        extra = sorted(x for x in narrowed.id_set() - wider.id_set() if x)
-        if extra:
-            raise failure(
-                f"industry={industry} returned {len(extra)} rule(s) the query without it lacks",
-                curl=narrowed.curl,
-                received=f"e.g. {', '.join(extra[:3])}",
-                expected=f"a subset of {wider.curl}",
-                document=narrowed.document_text(extra[0]),
-            )
+        require_subset(narrowed, full(ctx, base), f"industry={industry}")
 
     strategy = st.tuples(filter_queries(ctx), industries(aliases=True))
     ctx.explore(strategy.map(lambda p: (_without(p[0], "industry"), p[1])), holds)
