@@ -19,14 +19,14 @@ serve: $(STAMP)
 	$(BIN)/soc-mock serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/ruff check mockserver conformance tests bench
-	$(BIN)/ruff format --check mockserver conformance tests bench
+	$(BIN)/ruff check mockserver conformance tests bench examples
+	$(BIN)/ruff format --check mockserver conformance tests bench examples
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
-	$(BIN)/ruff check mockserver conformance tests bench
-	$(BIN)/ruff format --check mockserver conformance tests bench
+	$(BIN)/ruff check mockserver conformance tests bench examples
+	$(BIN)/ruff format --check mockserver conformance tests bench examples
 	$(BIN)/mypy
 
 bench: $(STAMP)
