@@ -11,13 +11,16 @@ One rule failing on one target is recorded as that rule on that target; nothing 
 
 from __future__ import annotations
 
+import atexit
 import functools
 import math
 import multiprocessing
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from conformance.checks.document import document_finding
@@ -136,13 +139,41 @@ class _Toolchain:
             backend_class: Any = plugins.backends[target.backend]
             self.backends[spec] = backend_class(processing_pipeline=pipeline)
         if config.attack_data is not None:
-            from sigma.data import mitre_attack
-
-            # A private cache: set_url clears the cache, and the user's own must stay intact.
-            mitre_attack.set_cache_dir(tempfile.mkdtemp(prefix="soc-conformance-attack-"))
-            mitre_attack.set_url(config.attack_data)
+            use_attack_data(config.attack_data)
         validator_classes: dict[str, Any] = dict(plugins.validators)
         self.validators = {name: validator_classes[name]() for name in config.validators}
+
+
+def use_attack_data(path: str) -> None:
+    """Point pySigma's ATT&CK data at a local STIX file through a private cache, and load it.
+
+    Loaded here, in the main process before any worker forks, so a file that is not ATT&CK
+    STIX JSON is a usage error rather than a "validator crashed" finding on every rule.
+    """
+    from sigma.data import mitre_attack
+
+    cache_dir = tempfile.mkdtemp(prefix="soc-conformance-attack-")
+    # Forked workers leave through os._exit and skip atexit: only this process removes it.
+    atexit.register(shutil.rmtree, cache_dir, ignore_errors=True)
+    # The private cache first: set_url clears whatever cache is current, and the user's own
+    # (~/.cache/pysigma) must stay intact.
+    mitre_attack.set_cache_dir(cache_dir)
+    # Absolute, so it never starts with http:// or https:// (which pySigma would download).
+    mitre_attack.set_url(str(Path(path).resolve()))
+    try:
+        techniques = mitre_attack.mitre_attack_techniques
+    except (RuntimeError, ValueError, LookupError, AttributeError, TypeError) as exc:
+        # pySigma's loader wraps I/O and JSON errors in RuntimeError; the others are what its
+        # parser raises on JSON of another shape (a list, objects without their fields), and
+        # RecursionError (a RuntimeError) on JSON nested too deep.
+        raise UsageError(
+            f"--attack-data {path}: not MITRE ATT&CK STIX JSON ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not techniques:
+        raise UsageError(
+            f"--attack-data {path}: no ATT&CK technique in it (STIX attack-pattern objects"
+            " with a mitre-attack external_id)"
+        )
 
 
 @functools.cache
@@ -209,8 +240,10 @@ class CompileJob:
         self._items = list(items)
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future[list[RuleOutcome]]] = []
+        # Built now, in this process: a bad --attack-data stops the run before any check, and
+        # forked workers inherit the toolchain.
+        _toolchain(config)
         if workers > 1 and len(self._items) >= _INLINE_BELOW:
-            _toolchain(config)  # built before forking, so every worker inherits it
             # fork: workers inherit the imported pySigma instead of importing it again.
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
