@@ -27,7 +27,7 @@ import pytest
 if TYPE_CHECKING:
     from conformance.findings import Finding
     from conformance.results import RunResult
-    from conformance.server import ServerConfig
+    from conformance.server.config import ServerConfig
 
 #: (config field, option, help); every option also reads ``SOCDEFENDERS_<FIELD>``.
 _OPTIONS = (
@@ -81,7 +81,7 @@ def _options(config: pytest.Config) -> dict[str, Any]:
 def socdefenders_server_config(request: pytest.FixtureRequest) -> ServerConfig:
     """The run's configuration; skips when no base URL is given by option or environment."""
     from conformance.findings import UsageError
-    from conformance.server import ServerConfig
+    from conformance.server.config import ServerConfig
 
     options = _options(request.config)
     if not options["base_url"] and not os.environ.get("SOCDEFENDERS_BASE_URL"):
@@ -95,7 +95,7 @@ def socdefenders_server_config(request: pytest.FixtureRequest) -> ServerConfig:
 @pytest.fixture(scope="session")
 def socdefenders_conformance(socdefenders_server_config: ServerConfig) -> RunResult:
     """One run of the suite for the whole session (every check item reads it)."""
-    from conformance.server import run_server
+    from conformance.server.run import run_server
 
     return run_server(socdefenders_server_config)
 
@@ -110,8 +110,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize ``socdefenders_check`` with every check's name (imported lazily here)."""
     if "socdefenders_check" not in metafunc.fixturenames:
         return
-    from conformance.rules_runner import check_names
-    from conformance.server import load_server_checks
+    from conformance.rules.run import check_names
+    from conformance.server.run import load_server_checks
 
     names = [spec.name for spec in load_server_checks()] + check_names()
     metafunc.parametrize("socdefenders_check", names, ids=names)

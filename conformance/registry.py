@@ -3,8 +3,8 @@
 A check is a function named for the property it holds (``rule_ids_are_unique``), registered
 with :func:`check` under a scope that says what it receives:
 
-- ``document``: one parsed YAML document (:class:`conformance.documents.RuleDocument`);
-- ``collection``: a whole response or file (:class:`conformance.documents.RuleSet`);
+- ``document``: one parsed YAML document (:class:`conformance.rules.documents.RuleDocument`);
+- ``collection``: a whole response or file (:class:`conformance.rules.documents.RuleSet`);
 - ``server``: a live target (:class:`conformance.server.ServerContext`).
 
 It yields :class:`~conformance.findings.Finding` objects (or raises ``CheckFailure`` /

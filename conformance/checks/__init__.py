@@ -2,9 +2,10 @@
 
 - :mod:`conformance.checks.document`: one YAML document (``RuleDocument``) at a time;
 - :mod:`conformance.checks.collection`: a whole body (``RuleSet``);
-- :mod:`conformance.compile`: each parsed rule on each compile target, and pySigma's validators.
+- :mod:`conformance.checks.compile`: each parsed rule on each compile target, and pySigma's
+  validators.
 """
 
-from conformance.checks import collection, document
+from conformance.checks import collection, compile, document
 
-__all__ = ["collection", "document"]
+__all__ = ["collection", "compile", "document"]

@@ -6,9 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 
 from conformance.checks.document import document_finding
-from conformance.documents import LoadProblem, RuleDocument, RuleSet
 from conformance.findings import Finding, Reproduction, Severity
 from conformance.registry import check
+from conformance.rules.documents import LoadProblem, RuleDocument, RuleSet
 
 #: Loading problems judged here; duplicate keys have their own check.
 _UNSAFE = {

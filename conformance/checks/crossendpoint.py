@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 from conformance import contract
 from conformance.checks.filters import BIG, Query, filter_queries, full
-from conformance.exchanges import failure
 from conformance.findings import Finding
 from conformance.registry import check
-from conformance.server import ServerContext
+from conformance.server.context import ServerContext
+from conformance.server.responses import failure
 
 
 @check("server")

@@ -13,15 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from conformance import contract
-from conformance.documents import LoadProblem, RuleDocument
 from conformance.findings import Finding, Reproduction, Severity
-from conformance.indicators import (
+from conformance.registry import check
+from conformance.rules.documents import LoadProblem, RuleDocument
+from conformance.rules.indicators import (
     is_defanged,
     is_valid,
     shape_type,
     unescape_sigma,
 )
-from conformance.registry import check
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TAG = re.compile(r"^[a-z0-9_-]+\.[a-z0-9_.-]+$")

@@ -12,10 +12,10 @@ from datetime import date
 from typing import Any
 
 from conformance import contract
-from conformance.exchanges import Fetched, failure
 from conformance.findings import Finding, SkipCheck
 from conformance.registry import check
-from conformance.server import ServerContext
+from conformance.server.context import ServerContext
+from conformance.server.responses import Fetched, failure
 
 BIG = str(contract.PRO.max_results)
 Query = dict[str, str]

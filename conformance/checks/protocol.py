@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 
 from conformance import contract
-from conformance.exchanges import envelope_problems, error_code, excerpt, failure
 from conformance.findings import Finding, SkipCheck
 from conformance.registry import check
-from conformance.server import ServerContext
-from conformance.transport import AuthStyle, Credentials, Response
+from conformance.server.context import ServerContext
+from conformance.server.responses import envelope_problems, error_code, excerpt, failure
+from conformance.server.transport import AuthStyle, Credentials, Response
 
 _PROBE = {"type": "ipv4", "limit": "5"}
 

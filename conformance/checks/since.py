@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from conformance import contract
 from conformance.checks.filters import BIG, Query, filter_queries, full, require_subset
-from conformance.exchanges import Fetched, IocKey, ListedIoc, failure, ioc_key
 from conformance.findings import Finding, SkipCheck
 from conformance.registry import check
-from conformance.server import ServerContext
+from conformance.server.context import ServerContext
+from conformance.server.responses import Fetched, IocKey, ListedIoc, failure, ioc_key
 from conformance.strategies import format_since
 
 

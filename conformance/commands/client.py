@@ -45,7 +45,8 @@ def client_command(
     Put the command after --, e.g.
     soc-conformance client -- python examples/sync_rules.py --no-check
     """
-    from conformance.client import KEYS, SCENARIOS, ClientConfig, run_client
+    from conformance.clientmode.run import ClientConfig, run_client
+    from conformance.clientmode.scenarios import KEYS, SCENARIOS
 
     if list_scenarios:
         width = max(len(s.name) for s in SCENARIOS)

@@ -13,10 +13,10 @@ import click
 
 from conformance import contract
 from conformance.commands.conclusion import conclude, split_values
-from conformance.documents import LoadLimits, RuleSet, parse_body
 from conformance.findings import HarnessError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
+from conformance.rules.documents import LoadLimits, RuleSet, parse_body
 
 
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
@@ -86,7 +86,7 @@ def rules_command(
     Required targets default to splunk+sysmon and lucene+ecs_windows (those of them listed in
     --targets when --targets is given); advisory targets only show in the compile matrix.
     """
-    from conformance.rules_runner import RuleCheckOptions, check_rulesets
+    from conformance.rules.run import RuleCheckOptions, check_rulesets
 
     chosen = split_values(targets) or contract.DEFAULT_TARGETS
     required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + split_values(

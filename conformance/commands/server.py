@@ -42,7 +42,8 @@ def server_command(junitxml: str | None, json_path: str | None, **options: Any) 
     SOCDEFENDERS_EXCLUDE, SOCDEFENDERS_MAX_REQUESTS, SOCDEFENDERS_SEED,
     SOCDEFENDERS_MAX_EXAMPLES, SOCDEFENDERS_TIMEOUT.
     """
-    from conformance.server import ServerConfig, run_server
+    from conformance.server.config import ServerConfig
+    from conformance.server.run import run_server
 
     given = dict(options)
     given["required_targets"] = split_values(given.pop("require_target"))

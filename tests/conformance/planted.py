@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.wrappers import Request, Response
 
-from conformance.documents import split_documents
+from conformance.rules.documents import split_documents
 
 if TYPE_CHECKING:
     from conformance.results import RunResult
@@ -419,7 +419,8 @@ def check_server(
     """Run the conformance suite on ``url`` (the required targets only, all three keys), the
     way the catalogue's tests do: a fixed seed, small Hypothesis budgets, bounded requests."""
     from conformance import contract
-    from conformance.server import ServerConfig, run_server
+    from conformance.server.config import ServerConfig
+    from conformance.server.run import run_server
 
     config = ServerConfig(
         base_url=url,

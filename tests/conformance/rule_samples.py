@@ -154,9 +154,9 @@ def distinct_value(ioc_type: str, i: int) -> str:
 
 def failed_checks(raw: bytes, *, compile_checks: bool = False, **options: object) -> set[str]:
     """The names of the checks that fail on a body (compile checks only when asked: slower)."""
-    from conformance.documents import parse_body
     from conformance.results import Status
-    from conformance.rules_runner import RuleCheckOptions, check_rulesets
+    from conformance.rules.documents import parse_body
+    from conformance.rules.run import RuleCheckOptions, check_rulesets
 
     exclude = () if compile_checks else _COMPILE_CHECKS
     opts = RuleCheckOptions(exclude=exclude, workers=1, **options)  # type: ignore[arg-type]

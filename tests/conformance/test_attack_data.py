@@ -28,11 +28,11 @@ import diskcache
 import pytest
 from click.testing import CliRunner
 
-from conformance import compile as compile_module
 from conformance.commands.rules import rules_command
-from conformance.documents import parse_body
 from conformance.findings import Finding, UsageError
-from conformance.rules_runner import RuleCheckOptions, check_rulesets
+from conformance.rules import toolchain as compile_module
+from conformance.rules.documents import parse_body
+from conformance.rules.run import RuleCheckOptions, check_rulesets
 from tests.conformance.rule_samples import body, distinct_value, sample_rule
 
 ATTACK_MINI = Path(__file__).parent / "data" / "attack-mini.json"

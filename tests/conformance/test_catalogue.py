@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from conformance.results import RunResult, Status
-from conformance.rules_runner import check_names
-from conformance.server import load_server_checks
+from conformance.rules.run import check_names
+from conformance.server.run import load_server_checks
 from tests.conformance.catalogue import CATALOGUE, KINDS, BrokenApp
 from tests.conformance.planted import PRO, check_server, served
 from tests.conformance.variations import VARIATIONS

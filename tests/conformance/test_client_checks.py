@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-import conformance.checks.client as checks
-from conformance.client import Exchange, RunRecord, Scenario, ScenarioOutcome, Step, rule_map
+import conformance.checks.client_files as files
+import conformance.checks.client_traffic as checks
+from conformance.clientmode.outcome import ClientRequest, RunRecord, ScenarioOutcome, rule_map
+from conformance.clientmode.scenarios import Scenario, Step
 from conformance.findings import Finding, Severity, SkipCheck
 
 KEY = "sk_live_demo_pro"
@@ -28,8 +30,8 @@ def exchange(
     response: Mapping[str, str] | None = None,
     complete: bool = True,
     delivered: Mapping[str, str] | None = None,
-) -> Exchange:
-    return Exchange(
+) -> ClientRequest:
+    return ClientRequest(
         time, path, {k: tuple(v) for k, v in (query or {}).items()},
         {"Authorization": f"Bearer {KEY}"} if headers is None else dict(headers),
         status, dict(response or {}), complete, delivered,
@@ -37,7 +39,7 @@ def exchange(
 
 
 def run(
-    *exchanges: Exchange,
+    *exchanges: ClientRequest,
     index: int = 0,
     expect: str = "success",
     code: int | None = 0,
@@ -148,7 +150,7 @@ def test_exit_status_and_timeout() -> None:
         findings(checks.fails_loudly_when_it_cannot_sync, outcome(run(code=0)))
 
 
-def limited(time: float, reset: int, status: int = 200) -> Exchange:
+def limited(time: float, reset: int, status: int = 200) -> ClientRequest:
     headers = {"X-Ratelimit-Remaining": "0", "X-Ratelimit-Reset": str(reset)}
     return exchange(time, status, response=headers)
 
@@ -168,7 +170,7 @@ def test_rate_limit_waits() -> None:
         findings(checks.waits_for_rate_limit_reset, outcome(run(exchange())))
 
 
-def attempts(*times: float, last: int = 200) -> list[Exchange]:
+def attempts(*times: float, last: int = 200) -> list[ClientRequest]:
     failed = [exchange(t, 503) for t in times[:-1]]
     return [*failed, exchange(times[-1], last)]
 
@@ -205,11 +207,11 @@ def test_rules_file_states() -> None:
     served = exchange(delivered=good)
     exact = ("---\n".join([RULE_B, RULE_A])).encode()  # order does not matter
     assert (
-        findings(checks.leaves_no_partial_or_corrupt_file, outcome(run(served, after=exact))) == []
+        findings(files.leaves_no_partial_or_corrupt_file, outcome(run(served, after=exact))) == []
     )
-    assert findings(checks.writes_exactly_the_served_rules, outcome(run(served, after=exact))) == []
+    assert findings(files.writes_exactly_the_served_rules, outcome(run(served, after=exact))) == []
     kept = outcome(run(exchange(status=503), expect="failure", code=4, before=b"old", after=b"old"))
-    assert findings(checks.leaves_no_partial_or_corrupt_file, kept) == []
+    assert findings(files.leaves_no_partial_or_corrupt_file, kept) == []
     for bad in (
         RULE_A[:40].encode(),
         b'{"error": {"code": "x"}}',
@@ -217,11 +219,11 @@ def test_rules_file_states() -> None:
         (RULE_A + "---\n" + RULE_A).encode(),
     ):
         corrupt = outcome(run(served, before=b"old", after=bad))
-        assert len(findings(checks.leaves_no_partial_or_corrupt_file, corrupt)) == 1, bad
-        assert len(findings(checks.writes_exactly_the_served_rules, corrupt)) == 1, bad
+        assert len(findings(files.leaves_no_partial_or_corrupt_file, corrupt)) == 1, bad
+        assert len(findings(files.writes_exactly_the_served_rules, corrupt)) == 1, bad
     reserialised = RULE_A.replace("title: A", "title: 'A'").encode() + b"---\n" + RULE_B.encode()
     found = findings(
-        checks.writes_exactly_the_served_rules, outcome(run(served, after=reserialised))
+        files.writes_exactly_the_served_rules, outcome(run(served, after=reserialised))
     )
     assert [f.severity for f in found] == [Severity.WARNING]
 
@@ -239,18 +241,16 @@ def test_incremental_runs() -> None:
         feed=texts(RULE_A, RULE_B),
     )
     assert findings(checks.fetches_nothing_twice, good) == []
-    assert findings(checks.misses_nothing_across_runs, good) == []
+    assert findings(files.misses_nothing_across_runs, good) == []
     again = outcome(
         run(exchange(delivered=first), after=RULE_A.encode()),
         run(exchange(delivered=first), index=1, after=RULE_A.encode()),
         feed=texts(RULE_A, RULE_B),
     )
     assert "(no since sent)" in findings(checks.fetches_nothing_twice, again)[0].message
-    assert (
-        "1 of the feed's 2 rules" in findings(checks.misses_nothing_across_runs, again)[0].message
-    )
+    assert "1 of the feed's 2 rules" in findings(files.misses_nothing_across_runs, again)[0].message
     with pytest.raises(SkipCheck):
-        findings(checks.misses_nothing_across_runs, outcome(run()))
+        findings(files.misses_nothing_across_runs, outcome(run()))
 
 
 def test_rule_map_says_why_a_body_is_not_clean() -> None:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from conformance.cli import main
-from conformance.client import SCENARIOS
+from conformance.clientmode.scenarios import SCENARIOS
 
 PY = sys.executable
 

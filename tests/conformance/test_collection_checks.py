@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conformance.documents import parse_body
-from conformance.rules_runner import RuleCheckOptions, check_rulesets
+from conformance.rules.documents import parse_body
+from conformance.rules.run import RuleCheckOptions, check_rulesets
 from tests.conformance.rule_samples import body, failed_checks, sample_rule
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.compile import Target
-from conformance.documents import parse_body
 from conformance.findings import UsageError
 from conformance.results import Status
-from conformance.rules_runner import RuleCheckOptions, check_rulesets
+from conformance.rules.documents import parse_body
+from conformance.rules.run import RuleCheckOptions, check_rulesets
+from conformance.rules.toolchain import Target
 from tests.conformance.rule_samples import GOOD_VALUES, body, many_rules, sample_rule
 
 COMPILE = (

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.documents import LoadLimits, LoadProblem, parse_body
+from conformance.rules.documents import LoadLimits, LoadProblem, parse_body
 from tests.conformance.rule_samples import body, sample_rule
 
 

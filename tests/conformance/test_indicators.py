@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.documents import parse_body
-from conformance.indicators import (
+from conformance.rules.documents import parse_body
+from conformance.rules.indicators import (
     is_defanged,
     is_url,
     is_valid,

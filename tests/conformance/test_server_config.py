@@ -6,7 +6,7 @@ import pytest
 
 from conformance import contract
 from conformance.findings import UsageError
-from conformance.server import ServerConfig
+from conformance.server.config import ServerConfig
 
 KEY = "sk_live_0123456789abcdef9999"
 

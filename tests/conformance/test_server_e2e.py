@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from conformance.cli import main
-from conformance.server import load_server_checks
+from conformance.server.run import load_server_checks
 from mockserver.app import create_app
 from mockserver.liveserver import LiveServer
 

@@ -13,7 +13,7 @@ import pytest
 
 from conformance.findings import HarnessError
 from conformance.redaction import Scrubber
-from conformance.transport import (
+from conformance.server.transport import (
     AuthStyle,
     BudgetExhausted,
     Credentials,

@@ -6,10 +6,10 @@ import socket
 
 import pytest
 
-from conformance.documents import parse_body
 from conformance.results import Status
-from conformance.rules_runner import RuleCheckOptions, check_rulesets
-from conformance.validators import NEEDS_ATTACK_DATA, NEEDS_OTHER_DATA, offline_validators
+from conformance.rules.documents import parse_body
+from conformance.rules.run import RuleCheckOptions, check_rulesets
+from conformance.rules.validators import NEEDS_ATTACK_DATA, NEEDS_OTHER_DATA, offline_validators
 from tests.conformance.rule_samples import GOOD_VALUES, body, sample_rule
 
 

@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 
 from conformance.cli import main
-from conformance.client import (
-    SCENARIOS,
+from conformance.clientmode.run import (
     ClientConfig,
     judge_outcomes,
     load_reference_dataset,
     run_client,
     run_scenario,
 )
+from conformance.clientmode.scenarios import SCENARIOS
 from conformance.results import RunResult, Status
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("client_mode")]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from conformance.indicators import RuleIdentity
+    from conformance.rules.indicators import RuleIdentity
 
 _BOM = "\ufeff"
 #: A document marker at column 0 ends any block scalar in YAML, so splitting on such lines is
@@ -67,9 +67,9 @@ class RuleDocument:
 
     @functools.cached_property
     def identity(self) -> RuleIdentity | None:
-        """What the rule is about (``conformance.indicators.rule_identity``), computed once:
+        """What the rule is about (``conformance.rules.indicators.rule_identity``), computed once:
         several checks and the compile matrix ask for it."""
-        from conformance.indicators import rule_identity
+        from conformance.rules.indicators import rule_identity
 
         return rule_identity(self)
 

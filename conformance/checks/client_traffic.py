@@ -1,4 +1,4 @@
-"""Client checks: how a client behaved in one scenario (``conformance.client.ScenarioOutcome``).
+"""Client checks of traffic: how a client behaved in one scenario (``ScenarioOutcome``).
 
 Each check states a property of a well-behaved client of the documented API and yields a
 finding per scenario run that breaks it; ``SkipCheck`` when the scenario gives it nothing to
@@ -24,14 +24,12 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-import yaml
-
 from conformance import contract
 from conformance.findings import Finding, Reproduction, Severity, SkipCheck
 from conformance.registry import check
 
 if TYPE_CHECKING:
-    from conformance.client import Exchange, RunRecord, ScenarioOutcome
+    from conformance.clientmode.outcome import ClientRequest, RunRecord, ScenarioOutcome
 
 RESET_TOLERANCE = 0.25  # seconds a request may precede X-RateLimit-Reset
 MAX_ATTEMPTS = 10  # attempts of one request in a row, at most
@@ -65,13 +63,13 @@ def _finding(
     return Finding(name, message, severity, received, expected, reproduction=repro)
 
 
-def _statuses(exchanges: Sequence[Exchange]) -> str:
+def _statuses(exchanges: Sequence[ClientRequest]) -> str:
     shown = [str(e.status or "reset") + ("" if e.complete else " (cut)") for e in exchanges[:12]]
     more = f", … ({len(exchanges)} in all)" if len(exchanges) > 12 else ""
     return ", ".join(shown) + more
 
 
-def _api(run: RunRecord) -> list[Exchange]:
+def _api(run: RunRecord) -> list[ClientRequest]:
     return [e for e in run.exchanges if e.is_api]
 
 
@@ -266,10 +264,10 @@ def stays_within_the_rate_limit(outcome: ScenarioOutcome) -> Iterator[Finding]:
     yield from _waits(outcome, "stays_within_the_rate_limit", after_429=False)
 
 
-def _streaks(run: RunRecord) -> list[list[Exchange]]:
+def _streaks(run: RunRecord) -> list[list[ClientRequest]]:
     """Runs of attempts at one request: each but the last failed transiently."""
-    streaks: list[list[Exchange]] = []
-    current: list[Exchange] = []
+    streaks: list[list[ClientRequest]] = []
+    current: list[ClientRequest] = []
     for exchange in _api(run):
         if current and (exchange.path != current[-1].path or not current[-1].transient_failure):
             streaks.append(current)
@@ -333,73 +331,6 @@ def backs_off_between_retries(outcome: ScenarioOutcome) -> Iterator[Finding]:
         )  # fmt: skip
 
 
-def _file_rules(data: bytes | None) -> dict[str, str] | str:
-    from conformance.client import rule_map
-
-    return {} if data is None else rule_map(data)
-
-
-def _difference(have: dict[str, str], want: dict[str, str]) -> str:
-    missing, extra = set(want) - set(have), set(have) - set(want)
-    changed = [i for i in set(have) & set(want) if have[i] != want[i]]
-    parts = [
-        f"{len(missing)} missing",
-        f"{len(extra)} never served intact",
-        f"{len(changed)} changed",
-    ]
-    sample = sorted(missing)[:2] + sorted(extra)[:2] + sorted(changed)[:2]
-    return ", ".join(parts) + (f" (e.g. {', '.join(sample)})" if sample else "")
-
-
-@check("client")
-def leaves_no_partial_or_corrupt_file(outcome: ScenarioOutcome) -> Iterator[Finding]:
-    """After every run the rules file is absent, unchanged, or exactly the rules served intact."""
-    for run in outcome.runs:
-        if run.after is None or run.after == run.before:
-            continue
-        rules = _file_rules(run.after)
-        expected = outcome.cumulative(run.index)
-        if isinstance(rules, dict) and set(rules) == set(expected):
-            continue  # texts are judged by writes_exactly_the_served_rules
-        problem = rules if isinstance(rules, str) else _difference(rules, expected)
-        yield _finding(
-            "leaves_no_partial_or_corrupt_file", outcome, run,
-            f"the rules file was rewritten: {problem}",
-            received=run.after[:300].decode("utf-8", "replace"),
-            expected="the previous good file (or none) unless the whole answer arrived intact",
-        )  # fmt: skip
-
-
-@check("client")
-def writes_exactly_the_served_rules(outcome: ScenarioOutcome) -> Iterator[Finding]:
-    """After a successful run the file holds every rule served so far, once, as served."""
-    runs = [r for r in outcome.runs if r.exit_code == 0 and r.step.expect != "failure"]
-    if not runs:
-        raise SkipCheck("no successful run to judge")
-    for run in runs:
-        expected = outcome.cumulative(run.index)
-        rules = _file_rules(run.after)
-        if isinstance(rules, str):
-            message = f"the rules file is not clean: {rules}"
-        elif rules == expected:
-            continue
-        elif set(rules) == set(expected) and all(
-            yaml.safe_load(rules[i]) == yaml.safe_load(expected[i]) for i in rules
-        ):
-            yield _finding(
-                "writes_exactly_the_served_rules", outcome, run,
-                "the rules were re-serialised: same content, other text", severity=Severity.WARNING,
-            )  # fmt: skip
-            continue
-        else:
-            message = "the file does not hold the served rules: " + _difference(rules, expected)
-        yield _finding(
-            "writes_exactly_the_served_rules", outcome, run, message,
-            received=f"{'no file' if run.after is None else str(len(run.after)) + ' bytes'}",
-            expected=f"{len(expected)} rule(s), as served",
-        )  # fmt: skip
-
-
 @check("client")
 def fetches_nothing_twice(outcome: ScenarioOutcome) -> Iterator[Finding]:
     """Across runs, a rule already delivered is not delivered again (it passes ``since``)."""
@@ -416,21 +347,3 @@ def fetches_nothing_twice(outcome: ScenarioOutcome) -> Iterator[Finding]:
                 expected="since = the last run's watermark, so only new rules come",
             )  # fmt: skip
         seen |= set(run.delivered)
-
-
-@check("client")
-def misses_nothing_across_runs(outcome: ScenarioOutcome) -> Iterator[Finding]:
-    """After incremental runs the file holds every rule the feed has for the client's filters."""
-    if outcome.feed is None or not outcome.runs:
-        raise SkipCheck("not an incremental scenario")
-    last = outcome.runs[-1]
-    rules = _file_rules(last.after)
-    have = set(rules) if isinstance(rules, dict) else set()
-    missed = sorted(set(outcome.feed) - have)
-    if missed:
-        yield _finding(
-            "misses_nothing_across_runs", outcome, last,
-            f"{len(missed)} of the feed's {len(outcome.feed)} rules are not in the file",
-            received=f"{len(have)} rule(s) in the file; missing e.g. {', '.join(missed[:3])}",
-            expected="every rule added up to the last run (page with since/limit)",
-        )  # fmt: skip

@@ -1,12 +1,12 @@
-"""Compiling each rule on each target separately, on both cores, and the compile checks.
+"""Compiling each rule on each target separately, on both cores.
 
-Each document is YAML-loaded once (``conformance.documents``); the loaded mapping is shipped to
-worker processes in chunks (plain dicts pickle cheaply, pySigma objects do not). A worker builds
-the pySigma rule, runs the offline validators on it, and converts it for every target. A
-processing pipeline rewrites the rule it is applied to, so each further target gets a fresh
-rule object from the same mapping: ``SigmaRule.from_dict`` costs far less than a deep copy,
-and far less than a second YAML parse (which is what running ``sigma convert`` per target pays).
-One rule failing on one target is recorded as that rule on that target; nothing aborts.
+Each document is YAML-loaded once (``conformance.rules.documents``); the loaded mapping is
+shipped to worker processes in chunks (plain dicts pickle cheaply, pySigma objects do not). A
+worker builds the pySigma rule, runs the offline validators on it, and converts it for every
+target. A processing pipeline rewrites the rule it is applied to, so each further target gets a
+fresh rule object from the same mapping: ``SigmaRule.from_dict`` costs far less than a deep
+copy, and far less than a second YAML parse (which is what running ``sigma convert`` per target
+pays). One rule failing on one target is recorded as that rule on that target; nothing aborts.
 """
 
 from __future__ import annotations
@@ -17,16 +17,14 @@ import math
 import multiprocessing
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.checks.document import document_finding
-from conformance.documents import RuleDocument
-from conformance.findings import Finding, Severity, UsageError
-from conformance.registry import check
+from conformance.findings import UsageError
+from conformance.rules.documents import RuleDocument
 
 #: Below this many rules a process pool costs more than it saves.
 _INLINE_BELOW = 64
@@ -261,44 +259,3 @@ class CompileJob:
             return [outcome for future in self._futures for outcome in future.result()]
         finally:
             self._pool.shutdown()
-
-
-@check("compile")
-def pysigma_parses_rule(subject: CompiledRule) -> Iterator[Finding]:
-    """pySigma parses the document into a rule."""
-    for error in subject.outcome.parse_errors:
-        yield document_finding(
-            subject.document,
-            "pysigma_parses_rule",
-            f"pySigma cannot parse the rule: {error}",
-            received=error,
-            expected="a rule pySigma parses",
-        )
-
-
-def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Finding]:
-    name = "rules_compile_on_required_targets" if required else "rules_compile_on_advisory_targets"
-    for outcome in subject.outcome.targets:
-        if outcome.ok or (outcome.target in subject.required) != required:
-            continue
-        finding = document_finding(
-            subject.document,
-            name,
-            f"does not compile on {outcome.target}: {outcome.message}",
-            received=outcome.message,
-            expected=f"a query for {outcome.target}",
-            severity=Severity.FAILURE if required else Severity.WARNING,
-        )
-        yield Finding(**{**finding.__dict__, "target": outcome.target})
-
-
-@check("compile")
-def rules_compile_on_required_targets(subject: CompiledRule) -> Iterator[Finding]:
-    """Every rule compiles on each required target (splunk+sysmon, lucene+ecs_windows)."""
-    yield from _compile_findings(subject, required=True)
-
-
-@check("compile")
-def rules_compile_on_advisory_targets(subject: CompiledRule) -> Iterator[Finding]:
-    """Rules compile on the advisory targets (a warning: in the matrix, not in the verdict)."""
-    yield from _compile_findings(subject, required=False)

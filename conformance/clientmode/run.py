@@ -8,7 +8,7 @@ directory; the command runs once per step with ``SOCDEFENDERS_BASE_URL``,
 scenario's steps so a client's state file survives), bounded by a timeout, killed on expiry.
 Every request is recorded. What the checks need is computed here, from the mock's pure store:
 which rules each answer delivered intact, and the whole feed at the end of an incremental
-scenario. The checks themselves (:mod:`conformance.checks.client`) see only recorded data.
+scenario. The checks themselves (:mod:`conformance.checks.client_traffic`) see only recorded data.
 """
 
 from __future__ import annotations
@@ -20,13 +20,20 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from conformance import contract
-from conformance.documents import parse_body
+from conformance.clientmode.outcome import ClientRequest, RunRecord, ScenarioOutcome, rule_map
+from conformance.clientmode.scenarios import (
+    KEYS,
+    OUTPUT_LIMIT,
+    SCENARIO_NAMES,
+    SCENARIOS,
+    START_BEFORE_NOW,
+    Scenario,
+)
 from conformance.findings import CheckFailure, HarnessError, SkipCheck, UsageError
 from conformance.registry import REGISTRY
 from conformance.results import CheckResult, RunResult
@@ -36,166 +43,6 @@ if TYPE_CHECKING:
 
     from mockserver.fixtures import Dataset
     from mockserver.testing import RecordedRequest
-
-Expect = Literal["success", "failure", "either"]
-#: The demo keys the mock serves, by the role a step gives its client.
-KEYS: Mapping[str, str] = {
-    "pro": "sk_live_demo_pro",
-    "free": "sk_live_demo_free",
-    "revoked": "sk_live_demo_revoked",
-}
-#: Where the scenarios' clock starts: this long before the dataset's reference instant, so the
-#: feed is a few hundred rules and grows by some hundred per 30-day step.
-START_BEFORE_NOW = timedelta(days=300)
-OUTPUT_LIMIT = 4000  # characters of a run's stdout/stderr kept for the report
-
-
-@dataclass(frozen=True)
-class Step:
-    """One run of the command: the clock moved first, the faults on, the key, the verdict due."""
-
-    faults: tuple[str, ...] = ()
-    key: str = "pro"
-    advance: str | None = None
-    expect: Expect = "success"
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """A named situation the client must handle, as one or several runs."""
-
-    name: str
-    summary: str
-    steps: tuple[Step, ...]
-    rate_limit: str | None = None
-    incremental: bool = False
-
-
-_BASE = Step()
-_LATER = Step(advance="30d")
-SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("happy", "one run, nothing goes wrong", (_BASE,)),
-    Scenario("bad-key", "a revoked key: 401", (Step(key="revoked", expect="failure"),)),
-    Scenario("free-key", "a Free key on a Pro endpoint: 403",
-             (Step(key="free", expect="failure"),)),
-    Scenario(
-        "rate-limited",
-        "1 request/second, and the first answer a 429 burst",
-        (Step(faults=("429-burst:1s:max=1",)),),
-        rate_limit="pro=1/1second",
-    ),
-    Scenario("server-errors", "a 502 then a 503, then the API recovers",
-             (Step(faults=("502:max=1", "503:max=2")),)),
-    Scenario("server-down", "every answer a 503", (Step(faults=("503",), expect="failure"),)),
-    Scenario("truncated-body", "a good run, then every body cut mid-document",
-             (_BASE, replace(_LATER, faults=("truncate",), expect="failure"))),
-    Scenario("invalid-yaml", "a good run, then an invalid YAML document mid-body",
-             (_BASE, replace(_LATER, faults=("invalid-yaml",), expect="failure"))),
-    Scenario("action-global", "a good run, then an 'action: global' document first",
-             (_BASE, replace(_LATER, faults=("action-global",), expect="failure"))),
-    Scenario("duplicate-id", "a good run, then one rule served twice",
-             (_BASE, replace(_LATER, faults=("duplicate-id",), expect="either"))),
-    Scenario("connection-reset", "a good run, then every connection reset",
-             (_BASE, replace(_LATER, faults=("reset",), expect="failure"))),
-    Scenario("empty-200", "a good run, then a 200 with an empty body",
-             (_BASE, Step(faults=("empty-200",), expect="either"))),
-    Scenario("bom-crlf", "a byte-order mark and CRLF line ends (valid YAML)",
-             (Step(faults=("bom-crlf",)),)),
-    Scenario("incremental", "three runs, the clock 30 days later each time",
-             (_BASE, _LATER, _LATER), incremental=True),
-)  # fmt: skip
-SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One request the client made and what it got, as the checks see it."""
-
-    time: float
-    path: str
-    query: Mapping[str, tuple[str, ...]]
-    headers: Mapping[str, str]
-    status: int  # 0: the connection was reset
-    response_headers: Mapping[str, str]
-    complete: bool
-    delivered: Mapping[str, str] | None = None  # Sigma 200 delivered intact: id → document
-
-    @property
-    def is_api(self) -> bool:
-        """Whether this is a request to the vendor's API (not /healthz or /openapi.json)."""
-        return self.path.startswith("/api/")
-
-    @property
-    def transient_failure(self) -> bool:
-        """A 5xx, a reset connection or a body cut short: worth retrying."""
-        return self.status == 0 or self.status >= 500 or not self.complete
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run of the command within a scenario."""
-
-    index: int
-    step: Step
-    key: str
-    exit_code: int | None  # None: killed at the timeout
-    stdout: str
-    stderr: str
-    exchanges: tuple[Exchange, ...]
-    before: bytes | None  # the rules file before the run (None: absent)
-    after: bytes | None
-
-    @property
-    def delivered(self) -> dict[str, str]:
-        """Every rule this run's answers delivered intact, id → document text."""
-        out: dict[str, str] = {}
-        for exchange in self.exchanges:
-            out.update(exchange.delivered or {})
-        return out
-
-
-@dataclass(frozen=True)
-class ScenarioOutcome:
-    """Everything a scenario recorded: its runs and, when incremental, the final feed."""
-
-    scenario: Scenario
-    command: tuple[str, ...]
-    runs: tuple[RunRecord, ...]
-    feed: Mapping[str, str] | None = None  # incremental: all rules for the client's filters
-
-    def cumulative(self, upto: int) -> dict[str, str]:
-        """The rules delivered intact by runs 0..``upto``: what the file should hold then."""
-        out: dict[str, str] = {}
-        for run in self.runs[: upto + 1]:
-            out.update(run.delivered)
-        return out
-
-
-def rule_map(body: bytes, *, allow_repeats: bool = False) -> dict[str, str] | str:
-    """A rules body as id → normalised document text, or why it is not a clean rules file.
-
-    Clean: UTF-8 YAML documents that all load, each a mapping with an ``id``, no ``action``
-    document, each id once. ``allow_repeats`` tolerates an identical repeat (an answer a
-    client may deduplicate; a file that keeps it would alert twice).
-    """
-    ruleset = parse_body(body, source="rules")
-    if ruleset.error:
-        return ruleset.error
-    rules: dict[str, str] = {}
-    for document in ruleset.documents:
-        if document.trailing:
-            continue
-        if document.error:
-            return f"document {document.index} does not load: {document.error}"
-        data = document.mapping
-        if data is None or "id" not in data or "action" in data:
-            return f"document {document.index} is not a Sigma rule: {document.text[:80]!r}"
-        text = "\n".join(line.rstrip() for line in document.text.strip().splitlines())
-        rule_id = str(data["id"])
-        if rule_id in rules and (rules[rule_id] != text or not allow_repeats):
-            return f"id {rule_id} has two documents (document {document.index} repeats it)"
-        rules[rule_id] = text
-    return rules
 
 
 @dataclass(frozen=True)
@@ -271,7 +118,7 @@ class _Mock:
         selection = store.select(parsed, now=self.clock.now(), tier=tier, sigma_only=True)
         return bytes(store.rules_body(selection.iocs))
 
-    def exchange(self, recorded: RecordedRequest) -> Exchange:
+    def exchange(self, recorded: RecordedRequest) -> ClientRequest:
         """A recorded request as the checks see it, with the rules it delivered intact."""
         query = {k: tuple(v) for k, v in parse_qs(recorded.query, keep_blank_values=True).items()}
         delivered = None
@@ -280,7 +127,7 @@ class _Mock:
             expected = rule_map(self.served(query))
             if isinstance(sent, dict) and sent == expected:
                 delivered = sent
-        return Exchange(
+        return ClientRequest(
             recorded.time, recorded.path, query, dict(recorded.headers), recorded.status,
             dict(recorded.response_headers), recorded.complete, delivered,
         )  # fmt: skip
@@ -377,7 +224,8 @@ def elapsed(start: float) -> str:
 
 def judge_outcomes(outcomes: Sequence[ScenarioOutcome], config: ClientConfig) -> list[CheckResult]:
     """Run every selected client check on every scenario; one result per check."""
-    import conformance.checks.client  # noqa: F401 - importing registers the checks
+    import conformance.checks.client_files
+    import conformance.checks.client_traffic  # noqa: F401
 
     results = []
     for spec in REGISTRY.select(scopes=["client"], include=config.include, exclude=config.exclude):

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance import contract
-from conformance.documents import RuleSet, parse_body
 from conformance.findings import CheckFailure, Finding, Reproduction
-from conformance.indicators import RuleIdentity, rule_identity
-from conformance.transport import Response
+from conformance.rules.documents import RuleSet, parse_body
+from conformance.rules.indicators import RuleIdentity, rule_identity
+from conformance.server.transport import Response
 
 IocKey = tuple[str, str]
 _CASELESS = {"md5", "sha1", "sha256", "sha512", "domain", "email", "cve"}

@@ -11,17 +11,17 @@ from typing import Any
 
 from conformance import checks as _checks  # noqa: F401 - registers the built-in checks
 from conformance import contract
-from conformance.compile import (
+from conformance.findings import CheckFailure, Finding, SkipCheck, UsageError
+from conformance.registry import REGISTRY, CheckSpec, Scope
+from conformance.results import CheckResult, CompileMatrix
+from conformance.rules.toolchain import (
     CompiledRule,
     CompileJob,
     RuleOutcome,
     ToolchainConfig,
     check_targets_installed,
 )
-from conformance.findings import CheckFailure, Finding, SkipCheck, UsageError
-from conformance.registry import REGISTRY, CheckSpec, Scope
-from conformance.results import CheckResult, CompileMatrix
-from conformance.validators import offline_validators
+from conformance.rules.validators import offline_validators
 
 #: Checks only run when asked for: by an option, or by name with ``--check``.
 _OPT_IN = {"id_is_uuid_v4"}
@@ -50,8 +50,6 @@ class RuleCheckOptions:
 
 def selected_checks(options: RuleCheckOptions) -> list[CheckSpec]:
     """The checks a run executes (unknown names are a usage error)."""
-    import conformance.validators  # noqa: F401 - registers pysigma_validators_pass
-
     chosen = REGISTRY.select(scopes=_SCOPES, include=options.include, exclude=options.exclude)
     if options.uuid_v4:
         chosen += [c for c in REGISTRY.all("document") if c.name == "id_is_uuid_v4"]
@@ -141,8 +139,6 @@ def _ordered(specs: list[CheckSpec]) -> list[CheckSpec]:
 
 def check_names() -> list[str]:
     """Every rule check's name (for ``--help`` and error messages)."""
-    import conformance.validators  # noqa: F401 - registers pysigma_validators_pass
-
     return sorted(c.name for scope in _SCOPES for c in REGISTRY.all(scope))
 
 

@@ -12,12 +12,7 @@ with ``*`` or ``?`` must be escaped to match literally).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from conformance.checks.document import document_finding
-from conformance.compile import CompiledRule, installed_plugins
-from conformance.findings import Finding, Severity
-from conformance.registry import check
+from conformance.rules.toolchain import installed_plugins
 
 #: Validators that need downloaded data.
 NEEDS_ATTACK_DATA = frozenset({"attacktag", "sigmahq_tags_techniques_without_tactics"})
@@ -58,25 +53,3 @@ def offline_validators(*, attack_data: str | None = None) -> tuple[str, ...]:
         excluded |= NEEDS_ATTACK_DATA
     installed = installed_plugins().validators
     return tuple(sorted(name for name in installed if name not in excluded))
-
-
-@check("compile")
-def pysigma_validators_pass(subject: CompiledRule) -> Iterator[Finding]:
-    """pySigma's offline validators find no high-severity issue (lower ones are warnings).
-
-    Validators encode SigmaHQ's conventions, not the vendor's documentation: a high-severity
-    issue is a failure under ``--strict`` and a warning otherwise.
-    """
-    for issue in subject.outcome.issues:
-        failing = issue.severity in FAILING_SEVERITIES and issue.validator not in (
-            WARNING_VALIDATORS | subject.warning_validators
-        )
-        yield document_finding(
-            subject.document,
-            "pysigma_validators_pass",
-            f"{issue.validator} ({issue.severity}): {issue.description}",
-            received=issue.validator,
-            expected="no validator issue",
-            severity=Severity.FAILURE if failing else Severity.WARNING,
-            documented=False,
-        )

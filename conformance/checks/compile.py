@@ -1,0 +1,79 @@
+"""Compile checks: each parsed rule on each target, and pySigma's validators on it.
+
+The subject is a :class:`conformance.rules.toolchain.CompiledRule`: the document, what the
+toolchain (parse, validate, convert per target, in worker processes) said about it, and the
+run's policy (which targets are required).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance.checks.document import document_finding
+from conformance.findings import Finding, Severity
+from conformance.registry import check
+from conformance.rules.toolchain import CompiledRule
+from conformance.rules.validators import FAILING_SEVERITIES, WARNING_VALIDATORS
+
+
+@check("compile")
+def pysigma_parses_rule(subject: CompiledRule) -> Iterator[Finding]:
+    """pySigma parses the document into a rule."""
+    for error in subject.outcome.parse_errors:
+        yield document_finding(
+            subject.document,
+            "pysigma_parses_rule",
+            f"pySigma cannot parse the rule: {error}",
+            received=error,
+            expected="a rule pySigma parses",
+        )
+
+
+def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Finding]:
+    name = "rules_compile_on_required_targets" if required else "rules_compile_on_advisory_targets"
+    for outcome in subject.outcome.targets:
+        if outcome.ok or (outcome.target in subject.required) != required:
+            continue
+        finding = document_finding(
+            subject.document,
+            name,
+            f"does not compile on {outcome.target}: {outcome.message}",
+            received=outcome.message,
+            expected=f"a query for {outcome.target}",
+            severity=Severity.FAILURE if required else Severity.WARNING,
+        )
+        yield Finding(**{**finding.__dict__, "target": outcome.target})
+
+
+@check("compile")
+def rules_compile_on_required_targets(subject: CompiledRule) -> Iterator[Finding]:
+    """Every rule compiles on each required target (splunk+sysmon, lucene+ecs_windows)."""
+    yield from _compile_findings(subject, required=True)
+
+
+@check("compile")
+def rules_compile_on_advisory_targets(subject: CompiledRule) -> Iterator[Finding]:
+    """Rules compile on the advisory targets (a warning: in the matrix, not in the verdict)."""
+    yield from _compile_findings(subject, required=False)
+
+
+@check("compile")
+def pysigma_validators_pass(subject: CompiledRule) -> Iterator[Finding]:
+    """pySigma's offline validators find no high-severity issue (lower ones are warnings).
+
+    Validators encode SigmaHQ's conventions, not the vendor's documentation: a high-severity
+    issue is a failure under ``--strict`` and a warning otherwise.
+    """
+    for issue in subject.outcome.issues:
+        failing = issue.severity in FAILING_SEVERITIES and issue.validator not in (
+            WARNING_VALIDATORS | subject.warning_validators
+        )
+        yield document_finding(
+            subject.document,
+            "pysigma_validators_pass",
+            f"{issue.validator} ({issue.severity}): {issue.description}",
+            received=issue.validator,
+            expected="no validator issue",
+            severity=Severity.FAILURE if failing else Severity.WARNING,
+            documented=False,
+        )

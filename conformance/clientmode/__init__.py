@@ -1,0 +1,1 @@
+"""Client mode: drive a client command against a reference server, scenario by scenario."""
