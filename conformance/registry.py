@@ -5,22 +5,38 @@ with :func:`check` under a scope that says what it receives:
 
 - ``document``: one parsed YAML document (:class:`conformance.rules.documents.RuleDocument`);
 - ``collection``: a whole response or file (:class:`conformance.rules.documents.RuleSet`);
-- ``server``: a live target (:class:`conformance.server.ServerContext`).
+- ``compile``: one rule and what the toolchain said of it
+  (:class:`conformance.rules.toolchain.CompiledRule`);
+- ``server``: a live target (:class:`conformance.server.context.ServerContext`);
+- ``client``: one scenario a client went through
+  (:class:`conformance.clientmode.outcome.ScenarioOutcome`).
 
-It yields :class:`~conformance.findings.Finding` objects (or raises ``CheckFailure`` /
-``SkipCheck``); yielding nothing means the property held.
+A check is a plain function: it yields or returns :class:`~conformance.findings.Finding`
+objects, or raises ``CheckFailure`` / ``SkipCheck``; returning nothing means the property
+held. The runner (:mod:`conformance.runner`) names the check on every finding, so a check
+never writes its own name. The overloads of :func:`check` tell mypy which subject each scope
+receives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from conformance.findings import Finding, UsageError
 
+if TYPE_CHECKING:
+    from conformance.clientmode.outcome import ScenarioOutcome
+    from conformance.rules.documents import RuleDocument, RuleSet
+    from conformance.rules.toolchain import CompiledRule
+    from conformance.server.context import ServerContext
+
 Scope = Literal["document", "collection", "compile", "server", "client"]
-CheckFunc = Callable[[Any], Iterable[Finding]]
+#: What a check may give back: findings (yielded, or a list), one finding, or nothing.
+CheckOutput = Iterable[Finding] | Finding | None
+CheckFunc = Callable[[Any], CheckOutput]
+_S = TypeVar("_S")
 
 
 @dataclass(frozen=True)
@@ -32,9 +48,14 @@ class CheckSpec:
     func: CheckFunc
     description: str
 
-    def run(self, subject: Any) -> Iterator[Finding]:
-        """Run the check on one subject, yielding its findings."""
-        yield from self.func(subject)
+    def run(self, subject: Any) -> list[Finding]:
+        """Run the check on one subject: its findings, collected (exceptions pass through)."""
+        output = self.func(subject)
+        if output is None:
+            return []
+        if isinstance(output, Finding):
+            return [output]
+        return list(output)
 
 
 class Registry:
@@ -93,8 +114,23 @@ def _origin(func: CheckFunc) -> tuple[str, str]:
 REGISTRY = Registry()
 
 
+_Check = Callable[[_S], CheckOutput]
+
+
+@overload
+def check(scope: Literal["document"]) -> Callable[[_Check[RuleDocument]], _Check[RuleDocument]]: ...
+@overload
+def check(scope: Literal["collection"]) -> Callable[[_Check[RuleSet]], _Check[RuleSet]]: ...
+@overload
+def check(scope: Literal["compile"]) -> Callable[[_Check[CompiledRule]], _Check[CompiledRule]]: ...
+@overload
+def check(scope: Literal["server"]) -> Callable[[_Check[ServerContext]], _Check[ServerContext]]: ...
+@overload
+def check(
+    scope: Literal["client"],
+) -> Callable[[_Check[ScenarioOutcome]], _Check[ScenarioOutcome]]: ...
 def check(scope: Scope) -> Callable[[CheckFunc], CheckFunc]:
-    """Decorator: register the function as a check of ``scope``."""
+    """Decorator: register the function as a check of ``scope`` (typed by scope for mypy)."""
 
     def decorate(func: CheckFunc) -> CheckFunc:
         REGISTRY.register(scope, func)

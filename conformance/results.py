@@ -19,13 +19,29 @@ class Status(enum.Enum):
 
 @dataclass
 class CheckResult:
-    """One check's outcome: its findings, or why it was skipped."""
+    """One check's outcome over its subjects: its findings, or why nothing could be judged.
+
+    A check that judged no subject (every one skipped, or there was none) is skipped, with
+    the reasons its subjects gave: a check is never "passed" on nothing.
+    """
 
     name: str
     scope: str
     description: str
     findings: list[Finding] = field(default_factory=list)
-    skip_reason: str | None = None
+    skips: list[str] = field(default_factory=list)  # why subjects could not be judged
+    judged: int = 0  # subjects the check judged
+
+    def skip(self, reason: str) -> None:
+        """Record that one subject could not be judged, and why."""
+        self.skips.append(reason)
+
+    @property
+    def skip_reason(self) -> str | None:
+        """Why the check judged nothing (None when it judged something)."""
+        if self.judged or self.findings:
+            return None
+        return "; ".join(dict.fromkeys(self.skips)) or "nothing to judge"
 
     def status(self, *, strict: bool) -> Status:
         """Skipped, failed (any failure finding), warning (only warnings) or passed."""

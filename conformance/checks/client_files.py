@@ -50,7 +50,7 @@ def leaves_no_partial_or_corrupt_file(outcome: ScenarioOutcome) -> Iterator[Find
             continue  # texts are judged by writes_exactly_the_served_rules
         problem = rules if isinstance(rules, str) else _difference(rules, expected)
         yield _finding(
-            "leaves_no_partial_or_corrupt_file", outcome, run,
+            outcome, run,
             f"the rules file was rewritten: {problem}",
             received=run.after[:300].decode("utf-8", "replace"),
             expected="the previous good file (or none) unless the whole answer arrived intact",
@@ -74,14 +74,14 @@ def writes_exactly_the_served_rules(outcome: ScenarioOutcome) -> Iterator[Findin
             yaml.safe_load(rules[i]) == yaml.safe_load(expected[i]) for i in rules
         ):
             yield _finding(
-                "writes_exactly_the_served_rules", outcome, run,
+                outcome, run,
                 "the rules were re-serialised: same content, other text", severity=Severity.WARNING,
             )  # fmt: skip
             continue
         else:
             message = "the file does not hold the served rules: " + _difference(rules, expected)
         yield _finding(
-            "writes_exactly_the_served_rules", outcome, run, message,
+            outcome, run, message,
             received=f"{'no file' if run.after is None else str(len(run.after)) + ' bytes'}",
             expected=f"{len(expected)} rule(s), as served",
         )  # fmt: skip
@@ -98,7 +98,7 @@ def misses_nothing_across_runs(outcome: ScenarioOutcome) -> Iterator[Finding]:
     missed = sorted(set(outcome.feed) - have)
     if missed:
         yield _finding(
-            "misses_nothing_across_runs", outcome, last,
+            outcome, last,
             f"{len(missed)} of the feed's {len(outcome.feed)} rules are not in the file",
             received=f"{len(have)} rule(s) in the file; missing e.g. {', '.join(missed[:3])}",
             expected="every rule added up to the last run (page with since/limit)",

@@ -43,7 +43,6 @@ _PARAMETERS = {
 
 
 def _finding(
-    name: str,
     outcome: ScenarioOutcome,
     run: RunRecord,
     message: str,
@@ -60,7 +59,7 @@ def _finding(
         curl=f"soc-conformance client --scenario {scenario} -- {shlex.join(outcome.command)}",
         source=f"scenario {scenario}, run {run.index + 1} of {len(outcome.runs)}",
     )
-    return Finding(name, message, severity, received, expected, reproduction=repro)
+    return Finding("", message, severity, received, expected, reproduction=repro)
 
 
 def _statuses(exchanges: Sequence[ClientRequest]) -> str:
@@ -76,7 +75,6 @@ def _api(run: RunRecord) -> list[ClientRequest]:
 @check("client")
 def sends_the_key_in_a_header(outcome: ScenarioOutcome) -> Iterator[Finding]:
     """The key goes in Authorization: Bearer or X-API-Key (in the URL it leaks: a warning)."""
-    name = "sends_the_key_in_a_header"
     for run in outcome.runs:
         for exchange in _api(run):
             bearer = exchange.headers.get("Authorization") == f"Bearer {run.key}"
@@ -86,7 +84,7 @@ def sends_the_key_in_a_header(outcome: ScenarioOutcome) -> Iterator[Finding]:
                 continue
             where = "in the query string (api_key=)" if in_query else "in no documented form"
             yield _finding(
-                name, outcome, run, f"{exchange.path}: the key was sent {where}",
+                outcome, run, f"{exchange.path}: the key was sent {where}",
                 severity=Severity.WARNING if in_query else Severity.FAILURE,
                 received="query: " + ", ".join(sorted(exchange.query)) + "; headers: "
                 + ", ".join(sorted(exchange.headers)),
@@ -126,14 +124,11 @@ def _parameter_problem(name: str, values: Sequence[str]) -> str | None:
 @check("client")
 def sends_only_documented_parameters(outcome: ScenarioOutcome) -> Iterator[Finding]:
     """Every query parameter is documented for its endpoint and has a valid value."""
-    name = "sends_only_documented_parameters"
     for run in outcome.runs:
         for exchange in _api(run):
             allowed = _PARAMETERS.get(exchange.path)
             if allowed is None:
-                yield _finding(
-                    name, outcome, run, f"request to an undocumented path {exchange.path}"
-                )
+                yield _finding(outcome, run, f"request to an undocumented path {exchange.path}")
                 break
             problems: list[str] = []
             for key, values in exchange.query.items():
@@ -148,7 +143,7 @@ def sends_only_documented_parameters(outcome: ScenarioOutcome) -> Iterator[Findi
                     problems.append(problem)
             if problems:
                 yield _finding(
-                    name, outcome, run, f"{exchange.path}: " + "; ".join(problems),
+                    outcome, run, f"{exchange.path}: " + "; ".join(problems),
                     expected=f"only {', '.join(sorted(allowed))} with documented values",
                 )  # fmt: skip
                 break
@@ -164,7 +159,7 @@ def refused_key_is_not_retried(outcome: ScenarioOutcome) -> Iterator[Finding]:
         api = _api(run)
         if len(api) > MAX_REFUSED_REQUESTS:
             yield _finding(
-                "refused_key_is_not_retried", outcome, run,
+                outcome, run,
                 f"{len(api)} requests after the key was refused", received=_statuses(api),
                 expected=f"at most {MAX_REFUSED_REQUESTS}: a refused key stays refused",
             )  # fmt: skip
@@ -181,7 +176,7 @@ def fails_loudly_when_it_cannot_sync(outcome: ScenarioOutcome) -> Iterator[Findi
             continue
         said = "exit 0" if run.exit_code == 0 else f"exit {run.exit_code} and nothing on stderr"
         yield _finding(
-            "fails_loudly_when_it_cannot_sync", outcome, run, f"the sync failed, yet {said}",
+            outcome, run, f"the sync failed, yet {said}",
             received=f"answers: {_statuses(_api(run))}; stdout: {run.stdout.strip()[:200]!r}",
             expected="a non-zero exit status and a message on stderr (cron mails it)",
         )  # fmt: skip
@@ -205,7 +200,7 @@ def succeeds_when_the_feed_is_served(outcome: ScenarioOutcome) -> Iterator[Findi
             else "exit 0 without one intact answer of the Sigma endpoint"
         )
         yield _finding(
-            "succeeds_when_the_feed_is_served", outcome, run, problem,
+            outcome, run, problem,
             received=f"answers: {_statuses(_api(run)) or 'none'}; "
             f"stderr: {run.stderr.strip()[-300:]!r}",
             expected=f"a 200 from {contract.SIGMA_PATH} read whole, then exit 0",
@@ -218,7 +213,7 @@ def completes_within_the_timeout(outcome: ScenarioOutcome) -> Iterator[Finding]:
     for run in outcome.runs:
         if run.exit_code is None:
             yield _finding(
-                "completes_within_the_timeout", outcome, run, "killed at the timeout",
+                outcome, run, "killed at the timeout",
                 received=f"answers: {_statuses(_api(run))}", expected="the run ends by itself",
             )  # fmt: skip
 
@@ -243,7 +238,7 @@ def _waits(outcome: ScenarioOutcome, name: str, *, after_429: bool) -> Iterator[
         if early > RESET_TOLERANCE:
             what = "a 429" if after_429 else "X-RateLimit-Remaining: 0"
             yield _finding(
-                name, outcome, run,
+                outcome, run,
                 f"next request {early:.2f}s before X-RateLimit-Reset after {what}",
                 received=f"reset {reset}, next request at {following.time:.2f}",
                 expected="no request before X-RateLimit-Reset (Unix seconds)",
@@ -287,7 +282,7 @@ def retries_server_errors(outcome: ScenarioOutcome) -> Iterator[Finding]:
             judged = True
             if len(streak) < 2:
                 yield _finding(
-                    "retries_server_errors", outcome, run,
+                    outcome, run,
                     f"gave up on {streak[0].path} after one failed attempt",
                     received=_statuses(streak), expected="a retry (transient failures pass)",
                 )  # fmt: skip
@@ -305,7 +300,7 @@ def bounds_its_retries(outcome: ScenarioOutcome) -> Iterator[Finding]:
     for run, streak in streaks:
         if len(streak) > MAX_ATTEMPTS:
             yield _finding(
-                "bounds_its_retries", outcome, run, f"{len(streak)} attempts in a row",
+                outcome, run, f"{len(streak)} attempts in a row",
                 received=_statuses(streak), expected=f"at most {MAX_ATTEMPTS}",
             )  # fmt: skip
 
@@ -326,7 +321,7 @@ def backs_off_between_retries(outcome: ScenarioOutcome) -> Iterator[Finding]:
         else:
             continue
         yield _finding(
-            "backs_off_between_retries", outcome, run, f"{problem}: gaps {shown}",
+            outcome, run, f"{problem}: gaps {shown}",
             expected=f"gaps of at least {MIN_RETRY_GAP}s, the last >= {BACKOFF_GROWTH}x the first",
         )  # fmt: skip
 
@@ -342,7 +337,7 @@ def fetches_nothing_twice(outcome: ScenarioOutcome) -> Iterator[Finding]:
         if again:
             sent_since = any("since" in e.query for e in _api(run))
             yield _finding(
-                "fetches_nothing_twice", outcome, run,
+                outcome, run,
                 f"{len(again)} rule(s) fetched again" + ("" if sent_since else " (no since sent)"),
                 expected="since = the last run's watermark, so only new rules come",
             )  # fmt: skip

@@ -40,7 +40,6 @@ def body_is_utf8_yaml(rules: RuleSet) -> Iterator[Finding]:
         if doc.problem in _UNSAFE:
             yield document_finding(
                 doc,
-                "body_is_utf8_yaml",
                 f"{_UNSAFE[doc.problem]}: {doc.error}",
                 expected="safe-loadable YAML (no tags, no aliases)",
             )
@@ -69,7 +68,6 @@ def rule_ids_are_unique(rules: RuleSet) -> Iterator[Finding]:
     for rule_id, docs in _repeats(rules, ids):
         yield document_finding(
             docs[1],
-            "rule_ids_are_unique",
             f"id {rule_id} is used by documents {', '.join(str(d.index) for d in docs)}",
             received=f"{len(docs)} rules with id {rule_id}",
             expected="one rule per id",
@@ -87,7 +85,6 @@ def one_rule_per_ioc(rules: RuleSet) -> Iterator[Finding]:
     for key, docs in _repeats(rules, keys):
         yield document_finding(
             docs[1],
-            "one_rule_per_ioc",
             f"IOC {key} has rules in documents {', '.join(str(d.index) for d in docs)}",
             received=f"{len(docs)} rules",
             expected="one rule per IOC",

@@ -22,7 +22,6 @@ def pysigma_parses_rule(subject: CompiledRule) -> Iterator[Finding]:
     for error in subject.outcome.parse_errors:
         yield document_finding(
             subject.document,
-            "pysigma_parses_rule",
             f"pySigma cannot parse the rule: {error}",
             received=error,
             expected="a rule pySigma parses",
@@ -30,13 +29,11 @@ def pysigma_parses_rule(subject: CompiledRule) -> Iterator[Finding]:
 
 
 def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Finding]:
-    name = "rules_compile_on_required_targets" if required else "rules_compile_on_advisory_targets"
     for outcome in subject.outcome.targets:
         if outcome.ok or (outcome.target in subject.required) != required:
             continue
         finding = document_finding(
             subject.document,
-            name,
             f"does not compile on {outcome.target}: {outcome.message}",
             received=outcome.message,
             expected=f"a query for {outcome.target}",
@@ -70,7 +67,6 @@ def pysigma_validators_pass(subject: CompiledRule) -> Iterator[Finding]:
         )
         yield document_finding(
             subject.document,
-            "pysigma_validators_pass",
             f"{issue.validator} ({issue.severity}): {issue.description}",
             received=issue.validator,
             expected="no validator issue",

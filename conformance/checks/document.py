@@ -56,7 +56,6 @@ def rule_mapping(doc: RuleDocument) -> dict[str, Any] | None:
 
 def document_finding(
     doc: RuleDocument,
-    check_name: str,
     message: str,
     *,
     received: str | None = None,
@@ -66,7 +65,7 @@ def document_finding(
 ) -> Finding:
     """A finding about one document, carrying the document for the reproduction."""
     return Finding(
-        check=check_name,
+        check="",  # the runner names the check
         message=message,
         severity=severity,
         received=received,
@@ -85,7 +84,6 @@ def documents_are_mappings(doc: RuleDocument) -> Iterator[Finding]:
         where = "after the final ---" if doc.trailing else "between two ---"
         yield document_finding(
             doc,
-            "documents_are_mappings",
             f"empty (null) YAML document {where}",
             received="null",
             expected="a rule mapping",
@@ -95,7 +93,6 @@ def documents_are_mappings(doc: RuleDocument) -> Iterator[Finding]:
     elif not isinstance(doc.data, dict):
         yield document_finding(
             doc,
-            "documents_are_mappings",
             "document is not a mapping",
             received=type(doc.data).__name__,
             expected="a rule mapping",
@@ -106,9 +103,7 @@ def documents_are_mappings(doc: RuleDocument) -> Iterator[Finding]:
 def no_duplicate_keys(doc: RuleDocument) -> Iterator[Finding]:
     """No mapping repeats a key (pySigma's loader refuses such a document)."""
     if doc.problem is LoadProblem.DUPLICATE_KEY:
-        yield document_finding(
-            doc, "no_duplicate_keys", doc.error or "duplicate key", expected="unique keys"
-        )
+        yield document_finding(doc, doc.error or "duplicate key", expected="unique keys")
 
 
 @check("document")
@@ -118,7 +113,6 @@ def no_action_documents(doc: RuleDocument) -> Iterator[Finding]:
     if data is not None and "action" in data:
         yield document_finding(
             doc,
-            "no_action_documents",
             f"collection action document (action: {data['action']!r})",
             received=f"action: {data['action']!r}",
             expected="one self-contained rule per document",
@@ -138,7 +132,6 @@ def required_fields_present(doc: RuleDocument) -> Iterator[Finding]:
     if missing:
         yield document_finding(
             doc,
-            "required_fields_present",
             f"missing required field(s): {', '.join(missing)}",
             received=", ".join(sorted(map(str, data))),
             expected=", ".join(contract.REQUIRED_RULE_FIELDS) + ", detection.condition",
@@ -156,7 +149,6 @@ def documented_fields_present(doc: RuleDocument) -> Iterator[Finding]:
     if missing:
         yield document_finding(
             doc,
-            "documented_fields_present",
             f"missing documented field(s): {', '.join(missing)}",
             expected=", ".join(contract.DOCUMENTED_RULE_FIELDS),
         )
@@ -173,7 +165,6 @@ def enumerations_are_valid(doc: RuleDocument) -> Iterator[Finding]:
         if value is not None and value not in allowed:
             yield document_finding(
                 doc,
-                "enumerations_are_valid",
                 f"{name} {value!r} is not a Sigma {name}",
                 received=repr(value),
                 expected=" | ".join(allowed),
@@ -191,7 +182,6 @@ def date_is_iso_day(doc: RuleDocument) -> Iterator[Finding]:
         if value is not None and not _is_iso_day(value):
             yield document_finding(
                 doc,
-                "date_is_iso_day",
                 f"{name} {value!s} is not a YYYY-MM-DD day",
                 received=repr(value),
                 expected="YYYY-MM-DD",
@@ -232,7 +222,6 @@ def id_is_uuid(doc: RuleDocument) -> Iterator[Finding]:
     if _uuid(data["id"]) is None:
         yield document_finding(
             doc,
-            "id_is_uuid",
             f"id {data['id']!s} is not a UUID",
             received=repr(data["id"]),
             expected="xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
@@ -249,7 +238,6 @@ def id_is_uuid_v4(doc: RuleDocument) -> Iterator[Finding]:
     if parsed is not None and parsed.version != 4:
         yield document_finding(
             doc,
-            "id_is_uuid_v4",
             f"id {data['id']!s} is a version {parsed.version} UUID",
             received=f"UUID version {parsed.version}",
             expected="UUID version 4",
@@ -264,21 +252,19 @@ def detection_value_is_literal_ioc(doc: RuleDocument) -> Iterator[Finding]:
     data = rule_mapping(doc)
     if identity is None or data is None or "detection" not in data:
         return
-    name = "detection_value_is_literal_ioc"
     raw, value = identity.raw_value, identity.value
     if raw is None or value is None:
-        yield document_finding(doc, name, "detection holds no string value", expected="the IOC")
+        yield document_finding(doc, "detection holds no string value", expected="the IOC")
         return
     if is_defanged(value):
         yield document_finding(
-            doc, name, "the IOC is defanged", received=raw, expected="the IOC as it appears"
+            doc, "the IOC is defanged", received=raw, expected="the IOC as it appears"
         )
         return
     if identity.has_wildcards and not _hash_edges_only(identity.field, raw):
         plain, _ = unescape_sigma(raw)
         yield document_finding(
             doc,
-            name,
             "unescaped Sigma wildcard: the rule matches more than the IOC",
             received=raw,
             expected="".join("\\" + c if c in "*?" else c for c in plain),
@@ -287,7 +273,6 @@ def detection_value_is_literal_ioc(doc: RuleDocument) -> Iterator[Finding]:
     if identity.ioc_type is None:
         yield document_finding(
             doc,
-            name,
             "the detection value is not an IOC of any documented type",
             received=raw,
             expected=" | ".join(contract.SIGMA_TYPES),
@@ -295,7 +280,6 @@ def detection_value_is_literal_ioc(doc: RuleDocument) -> Iterator[Finding]:
     elif not is_valid(identity.ioc_type, value):
         yield document_finding(
             doc,
-            name,
             f"not a valid {identity.ioc_type} value",
             received=raw,
             expected=f"a literal {identity.ioc_type}",
@@ -334,7 +318,6 @@ def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
     if problems:
         yield document_finding(
             doc,
-            "logsource_matches_type",
             f"{ioc_type} rule with {' and '.join(problems)}",
             received=f"category {identity.category!r}, field {identity.field!r}",
             expected=f"category {' or '.join(mapping.categories)}, field {mapping.field!r}",
@@ -349,9 +332,7 @@ def attack_tags_are_well_formed(doc: RuleDocument) -> Iterator[Finding]:
         return
     tags = data["tags"]
     if not isinstance(tags, list):
-        yield document_finding(
-            doc, "attack_tags_are_well_formed", "tags is not a list", received=repr(tags)
-        )
+        yield document_finding(doc, "tags is not a list", received=repr(tags))
         return
     for tag in tags:
         text = str(tag)
@@ -362,7 +343,6 @@ def attack_tags_are_well_formed(doc: RuleDocument) -> Iterator[Finding]:
         if bad:
             yield document_finding(
                 doc,
-                "attack_tags_are_well_formed",
                 f"malformed tag {text!r}",
                 received=text,
                 expected="attack.<tactic> | attack.tNNNN[.NNN] | attack.gNNNN | attack.sNNNN",

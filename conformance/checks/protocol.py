@@ -55,29 +55,26 @@ def _unknown_key(ctx: ServerContext) -> str:
 
 
 @check("server")
-def missing_key_is_401_missing_api_key(ctx: ServerContext) -> Iterator[Finding]:
+def missing_key_is_401_missing_api_key(ctx: ServerContext) -> None:
     """A request without a key gets 401 with code missing_api_key."""
     _expect_auth_error(ctx, Credentials(None), 401, contract.AUTH_ERROR_CODES["missing"])
-    yield from ()
 
 
 @check("server")
-def unknown_key_is_401_invalid_api_key(ctx: ServerContext) -> Iterator[Finding]:
+def unknown_key_is_401_invalid_api_key(ctx: ServerContext) -> None:
     """An unknown or malformed key gets 401 with code invalid_api_key."""
     code = contract.AUTH_ERROR_CODES["invalid"]
     _expect_auth_error(ctx, Credentials(_unknown_key(ctx)), 401, code)
     _expect_auth_error(ctx, Credentials("not a key", AuthStyle.HEADER), 401, code)
-    yield from ()
 
 
 @check("server")
-def expired_key_is_401_expired_api_key(ctx: ServerContext) -> Iterator[Finding]:
+def expired_key_is_401_expired_api_key(ctx: ServerContext) -> None:
     """An expired key (``--expired-key``) gets 401 with code expired_api_key."""
     if ctx.config.expired_key is None:
         raise SkipCheck("no expired key given (--expired-key / SOCDEFENDERS_EXPIRED_KEY)")
     code = contract.AUTH_ERROR_CODES["expired"]
     _expect_auth_error(ctx, Credentials(ctx.config.expired_key), 401, code)
-    yield from ()
 
 
 @check("server")
@@ -173,7 +170,7 @@ def _rate_headers(response: Response) -> dict[str, int] | str:
 
 
 @check("server")
-def rate_limit_headers_are_coherent(ctx: ServerContext) -> Iterator[Finding]:
+def rate_limit_headers_are_coherent(ctx: ServerContext) -> None:
     """X-RateLimit-* are integers, remaining <= limit, reset is Unix time, remaining decreases."""
     seen: list[dict[str, int]] = []
     for _ in range(2):
@@ -208,7 +205,6 @@ def rate_limit_headers_are_coherent(ctx: ServerContext) -> Iterator[Finding]:
             received=f"{first[remaining_header]} then {second[remaining_header]}",
             expected="a smaller value after a request",
         )
-    yield from ()
 
 
 def _server_time(response: Response) -> float:
@@ -223,7 +219,7 @@ def _server_time(response: Response) -> float:
 
 
 @check("server")
-def media_type_is_yaml(ctx: ServerContext) -> Iterator[Finding]:
+def media_type_is_yaml(ctx: ServerContext) -> None:
     """Rules come as application/yaml (text/yaml and application/x-yaml are accepted too)."""
     fetched = ctx.universe()
     media_type = fetched.response.media_type
@@ -234,7 +230,6 @@ def media_type_is_yaml(ctx: ServerContext) -> Iterator[Finding]:
             received=fetched.response.header("content-type"),
             expected=" or ".join(contract.YAML_MEDIA_TYPES),
         )
-    yield from ()
 
 
 @check("server")
@@ -274,7 +269,7 @@ def invalid_values_are_never_5xx(ctx: ServerContext) -> Iterator[Finding]:
 
 
 @check("server")
-def unknown_parameters_are_ignored(ctx: ServerContext) -> Iterator[Finding]:
+def unknown_parameters_are_ignored(ctx: ServerContext) -> None:
     """Parameters the contract does not name change nothing."""
     query = {"type": "ipv4", "limit": "50"}
     name = f"zz_{ctx.rng('unknown-parameter').getrandbits(32):08x}"
@@ -287,11 +282,10 @@ def unknown_parameters_are_ignored(ctx: ServerContext) -> Iterator[Finding]:
             received=f"{extended.count()} rules",
             expected=f"the {plain.count()} rules of {plain.curl}",
         )
-    yield from ()
 
 
 @check("server")
-def extra_types_are_accepted(ctx: ServerContext) -> Iterator[Finding]:
+def extra_types_are_accepted(ctx: ServerContext) -> None:
     """type=mitre-attack, mitre_attack and sha512 give 200 with no rules or valid rules."""
     for ioc_type in contract.EXTRA_TYPES:
         fetched = ctx.sigma({"type": ioc_type, "limit": str(contract.PRO.max_results)})
@@ -304,4 +298,3 @@ def extra_types_are_accepted(ctx: ServerContext) -> Iterator[Finding]:
                 document=broken[0].text if broken else None,
                 expected="an empty body or valid Sigma rules",
             )
-    yield from ()

@@ -34,9 +34,10 @@ from conformance.clientmode.scenarios import (
     START_BEFORE_NOW,
     Scenario,
 )
-from conformance.findings import CheckFailure, HarnessError, SkipCheck, UsageError
+from conformance.findings import HarnessError, UsageError
 from conformance.registry import REGISTRY
 from conformance.results import CheckResult, RunResult
+from conformance.runner import new_result, run_check
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -229,17 +230,12 @@ def judge_outcomes(outcomes: Sequence[ScenarioOutcome], config: ClientConfig) ->
 
     results = []
     for spec in REGISTRY.select(scopes=["client"], include=config.include, exclude=config.exclude):
-        result = CheckResult(spec.name, spec.scope, spec.description)
-        skips = []
+        result = new_result(spec)
         for outcome in outcomes:
-            try:
-                result.findings.extend(spec.run(outcome))
-            except SkipCheck as skip:
-                skips.append(f"{outcome.scenario.name}: {skip.reason}")
-            except CheckFailure as failure:
-                result.findings.append(failure.finding)
-        if len(skips) == len(outcomes):
-            result.skip_reason = "; ".join(skips) or "no scenario"
+            before = len(result.skips)
+            run_check(spec, outcome, result)
+            if len(result.skips) > before:  # say which scenario gave the reason
+                result.skips[-1] = f"{outcome.scenario.name}: {result.skips[-1]}"
         results.append(result)
     return results
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from conformance import checks as _checks  # noqa: F401 - registers the built-in checks
 from conformance import contract
-from conformance.findings import CheckFailure, Finding, SkipCheck, UsageError
+from conformance.findings import UsageError
 from conformance.registry import REGISTRY, CheckSpec, Scope
 from conformance.results import CheckResult, CompileMatrix
 from conformance.rules.toolchain import (
@@ -22,6 +22,7 @@ from conformance.rules.toolchain import (
     check_targets_installed,
 )
 from conformance.rules.validators import offline_validators
+from conformance.runner import new_result, run_check
 
 #: Checks only run when asked for: by an option, or by name with ``--check``.
 _OPT_IN = {"id_is_uuid_v4"}
@@ -59,26 +60,12 @@ def selected_checks(options: RuleCheckOptions) -> list[CheckSpec]:
     return list(unique.values())
 
 
-def _run(spec: CheckSpec, subject: Any, result: CheckResult) -> None:
-    """Run one check on one subject into its result; a crashing check is a finding."""
-    try:
-        result.findings.extend(spec.run(subject))
-    except CheckFailure as failure:
-        result.findings.append(failure.finding)
-    except SkipCheck as skip:
-        result.skip_reason = result.skip_reason or skip.reason
-    except Exception as exc:  # noqa: BLE001 - a hostile input must not crash the checker
-        result.findings.append(
-            Finding(check=spec.name, message=f"the check crashed: {type(exc).__name__}: {exc}")
-        )
-
-
 def check_rulesets(
     rulesets: Sequence[Any], options: RuleCheckOptions = RuleCheckOptions()
 ) -> tuple[list[CheckResult], CompileMatrix]:
     """Run every selected check on every body; return the results and the compile matrix."""
     specs = selected_checks(options)
-    results = {s.name: CheckResult(s.name, s.scope, s.description) for s in specs}
+    results = {s.name: new_result(s) for s in specs}
     targets = options.all_targets()
     matrix = CompileMatrix(targets=list(targets), required=list(options.required_targets))
     compile_specs = [s for s in specs if s.scope == "compile"]
@@ -98,16 +85,16 @@ def check_rulesets(
     for ruleset in rulesets:
         for spec in specs:
             if spec.scope == "collection":
-                _run(spec, ruleset, results[spec.name])
+                run_check(spec, ruleset, results[spec.name])
             elif spec.scope == "document":
                 for doc in ruleset.documents:
-                    _run(spec, doc, results[spec.name])
+                    run_check(spec, doc, results[spec.name])
     if job is not None:
         required = frozenset(options.required_targets)
         for subject in _compiled(rulesets, job.results(), required):
             _count(matrix, subject)
             for spec in compile_specs:
-                _run(spec, subject, results[spec.name])
+                run_check(spec, subject, results[spec.name])
     return [results[s.name] for s in _ordered(specs)], matrix
 
 

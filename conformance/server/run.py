@@ -10,10 +10,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from conformance import contract
-from conformance.findings import CheckFailure, Finding, HarnessError, SkipCheck
+from conformance.findings import CheckFailure, Finding, HarnessError
 from conformance.redaction import Scrubber
 from conformance.registry import REGISTRY, CheckSpec
 from conformance.results import CheckResult, RunResult
+from conformance.runner import new_result, run_check
 from conformance.server.config import ServerConfig
 from conformance.server.context import ServerContext
 from conformance.server.transport import ResponseFailure, Transport
@@ -70,7 +71,7 @@ def run_server(
         probe(ctx)
         for position, spec in enumerate(specs):
             try:
-                result.checks.append(run_check(spec, ctx))
+                result.checks.append(run_server_check(spec, ctx))
             except HarnessError as exc:
                 result.harness_error = str(exc)
                 result.checks += [_not_run(s, str(exc)) for s in specs[position:]]
@@ -109,8 +110,8 @@ def rules_to_check(ctx: ServerContext) -> list[RuleSet]:
 
 
 def _not_run(spec: CheckSpec, reason: str) -> CheckResult:
-    result = CheckResult(spec.name, spec.scope, spec.description)
-    result.skip_reason = f"not run: {reason}"
+    result = new_result(spec)
+    result.skip(f"not run: {reason}")
     return result
 
 
@@ -124,40 +125,18 @@ def probe(ctx: ServerContext) -> None:
         ) from None
 
 
-def run_check(spec: CheckSpec, ctx: ServerContext) -> CheckResult:
-    """One server check: its findings, or why it was skipped; HarnessError passes through."""
-    result = CheckResult(spec.name, spec.scope, spec.description)
-    try:
-        result.findings.extend(spec.run(ctx))
-    except CheckFailure as failure:
-        result.findings.append(failure.finding)
-    except SkipCheck as skip:
-        result.skip_reason = skip.reason
-    except ResponseFailure as exc:
-        result.findings.append(
-            Finding(
-                spec.name,
-                f"no usable response: {exc.message}",
-                received=exc.message,
-                expected="a complete HTTP response within the run's time and size limits",
-            ).with_reproduction(curl=exc.exchange.curl())
-        )
-    result.findings = [_stamp(f, spec.name, ctx.seed) for f in result.findings]
+def run_server_check(spec: CheckSpec, ctx: ServerContext) -> CheckResult:
+    """One server check on the live target; HarnessError (could not test) passes through."""
+    result = new_result(spec)
+    run_check(spec, ctx, result, seed=ctx.seed)
     return result
-
-
-def _stamp(finding: Finding, name: str, seed: int) -> Finding:
-    """Name the check and the seed on a finding."""
-    stamped = replace(finding, check=name)
-    return stamped.with_reproduction(seed=seed) if stamped.reproduction.seed is None else stamped
 
 
 def scrub_result(result: RunResult, scrubber: Scrubber) -> RunResult:
     """The same result with every key removed from every text it holds."""
     for check_result in result.checks:
         check_result.findings = [_scrub_finding(f, scrubber) for f in check_result.findings]
-        if check_result.skip_reason is not None:
-            check_result.skip_reason = scrubber.scrub(check_result.skip_reason)
+        check_result.skips = [scrubber.scrub(reason) for reason in check_result.skips]
     result.harness_error = scrubber.scrub_optional(result.harness_error)
     result.subject = scrubber.scrub(result.subject)
     return result

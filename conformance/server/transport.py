@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from conformance.findings import HarnessError
+from conformance.findings import CheckFailure, Finding, HarnessError, Reproduction
 from conformance.redaction import Scrubber, redact_key
 
 if TYPE_CHECKING:
@@ -80,11 +80,23 @@ class TransportConfig:
     max_429_retries: int = 3
 
 
-class ResponseFailure(Exception):
-    """A request got no usable response; carries the recorded exchange."""
+class ResponseFailure(CheckFailure):
+    """A request got no usable response; carries the recorded exchange.
+
+    Inside a check it is that check's finding (the target failed to answer), so the one
+    runner treats it like any ``CheckFailure``; outside one (the preflight) it is read as
+    a reason the target could not be tested.
+    """
 
     def __init__(self, message: str, exchange: Exchange) -> None:
-        super().__init__(message)
+        finding = Finding(
+            "",
+            f"no usable response: {message}",
+            received=message,
+            expected="a complete HTTP response within the run's time and size limits",
+            reproduction=Reproduction(curl=exchange.curl()),
+        )
+        super().__init__(finding)
         self.message = message
         self.exchange = exchange
 

@@ -40,7 +40,7 @@ def _run() -> RunResult:
         seed=1234,
         strict=False,
         checks=[
-            CheckResult("body_is_utf8_yaml", "collection", "UTF-8 YAML"),
+            CheckResult("body_is_utf8_yaml", "collection", "UTF-8 YAML", judged=1),
             CheckResult(
                 "detection_value_is_literal_ioc",
                 "document",
@@ -69,7 +69,7 @@ def _run() -> RunResult:
                     )
                 ],
             ),
-            CheckResult("filters", "server", "skipped one", skip_reason="no JSON sibling"),
+            CheckResult("filters", "server", "skipped one", skips=["no JSON sibling"]),
         ],
         matrix=matrix,
     )
@@ -125,7 +125,7 @@ def test_conformant_run_says_so() -> None:
         subject="x",
         seed=None,
         strict=True,
-        checks=[CheckResult("a", "document", "a")],
+        checks=[CheckResult("a", "document", "a", judged=1)],
     )
     assert "CONFORMANT: 1 passed" in render_text(run)
     assert run.exit_code() == 0
