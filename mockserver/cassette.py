@@ -163,7 +163,7 @@ def _pairs(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
 def load_cassette(path: Path) -> list[Interaction]:
     """Read a VCR cassette; a file that is not one is a FixtureError with one clear line."""
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 - safe
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
     except OSError as exc:
         raise FixtureError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -204,7 +204,7 @@ def split_rules(text: str) -> Iterator[tuple[int, Any]]:
         if not chunk.strip() or chunk.strip() == "...":
             continue
         try:
-            yield index, yaml.load(chunk, Loader=_LOADER)  # noqa: S506 - a safe loader
+            yield index, yaml.load(chunk, Loader=_LOADER)  # noqa: S506 (a safe loader)
         except yaml.YAMLError as exc:
             yield index, f"not YAML: {str(exc).splitlines()[0]}"
         index += 1

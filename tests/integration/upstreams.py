@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -64,9 +65,12 @@ def _since_by_day(environ: dict[str, Any]) -> None:
     if environ.get("PATH_INFO", "").startswith("/api/v1/iocs"):
         query = query_of(environ)
         since = query.get("since", "")
-        if len(since) >= 10 and since[4:5] == "-" and since[7:8] == "-":
-            query["since"] = since[:10] + "T00:00:00Z"
-            set_query(environ, query)
+        try:
+            datetime.fromisoformat(since)
+        except ValueError:
+            return  # not a time: the mock's own 400
+        query["since"] = since[:10] + "T00:00:00Z"
+        set_query(environ, query)
 
 
 def _document(doc: str) -> str:
