@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.exchanges import Fetched, IocKey, error_code, ioc_key
 from conformance.findings import Finding, Reproduction
-from conformance.indicators import RuleIdentity
-from conformance.transport import Response
+from conformance.rules.indicators import RuleIdentity
+from conformance.server.responses import Fetched, IocKey, error_code, ioc_key
+from conformance.server.transport import Response
 
 #: The diff checks: name → what a finding of it means.
 CHECKS: dict[str, str] = {

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from conformance.findings import UsageError
 from conformance.redaction import Scrubber
-from conformance.transport import TransportConfig
+from conformance.server.transport import TransportConfig
 
 ENVIRONMENT = {
     "api_key": "SOCDEFENDERS_API_KEY",

@@ -18,10 +18,10 @@ from conformance import contract
 from conformance.diff.compare import CHECKS, Answer, compare
 from conformance.diff.config import DiffConfig
 from conformance.diff.queries import WHOLE, Query, draw, from_cassette
-from conformance.exchanges import Fetched, error_code
 from conformance.findings import Finding, HarnessError
 from conformance.results import CheckResult, RunResult
-from conformance.transport import (
+from conformance.server.responses import Fetched, error_code
+from conformance.server.transport import (
     BudgetExhausted,
     Credentials,
     Response,
