@@ -91,7 +91,7 @@ def test_each_plant_alone_is_caught_by_its_check_alone(
 
 
 def test_equivalent_servers_are_equivalent(mock: str, tmp_path: Path) -> None:
-    """Another order, a leading ``---`` and gzip are no difference: the rules are the same."""
+    """Another order and a leading ``---`` are no difference: the rules are the same."""
 
     def newest_first(request: Request, response: Response) -> Response:
         if is_rules(request, response):
