@@ -298,6 +298,8 @@ def record(
     from mockserver.recording import RecordLimits
     from mockserver.recording import record as run_record
 
+    if not upstream.startswith(("http://", "https://")):
+        raise click.UsageError(f"--upstream {upstream!r} is not an http(s) URL")
     key = api_key or os.environ.get("SOCDEFENDERS_API_KEY")
     if not key:
         raise click.UsageError("no API key: give --api-key or set SOCDEFENDERS_API_KEY")

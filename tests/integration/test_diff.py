@@ -81,6 +81,9 @@ def test_diff_names_each_planted_difference_and_nothing_else(mock: str, tmp_path
         ("since_by_day", {"no_rules_only_in_b"}),
         ("error_code", {"error_code_is_the_same"}),
         ("reset_ms", {"rate_limit_semantics_are_the_same"}),
+        ("other_ids", {"same_ioc_has_the_same_id"}),
+        ("text_yaml", {"media_type_is_the_same"}),
+        ("no_match_404", {"status_is_the_same"}),
     ],
 )
 def test_each_plant_alone_is_caught_by_its_check_alone(

@@ -191,7 +191,8 @@ def test_import_and_record_report_bad_input_in_one_line(tmp_path: Path) -> None:
     empty = runner.invoke(main, ["import", str(no_rules)])
     no_key = runner.invoke(main, ["record", "--upstream", "http://127.0.0.1:9", "-o", "x"], env={})
     only = runner.invoke(main, ["serve", "--replay-only"])
-    for result, code in ((bad, 2), (missing, 2), (empty, 1), (no_key, 2), (only, 2)):
+    bad_url = runner.invoke(main, ["record", "--upstream", "ftp://x", "--api-key", "k", "-o", "x"])
+    for result, code in ((bad, 2), (missing, 2), (empty, 1), (no_key, 2), (only, 2), (bad_url, 2)):
         assert result.exit_code == code, result.output
         assert "Traceback" not in result.output
     assert "no API key" in no_key.output

@@ -8,11 +8,16 @@ or without planted format differences a real vendor could have.
 - ``url_tags``: URL rules carry ``attack.initial-access`` instead of command-and-control;
 - ``error_code``: a bad parameter value is 400 ``bad_request``, not ``invalid_parameter``;
 - ``reset_ms``: ``X-RateLimit-Reset`` is in milliseconds.
+
+and, on request (``MORE_PLANTS``): ``other_ids`` (every rule id another UUID),
+``text_yaml`` (``Content-Type: text/yaml``), ``no_match_404`` (no match is a 404, not an
+empty 200).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -27,13 +32,23 @@ from mockserver.app import create_app
 from mockserver.config import MockConfig, apply_rate_limits
 from mockserver.fixtures import Dataset, parse_dataset
 from mockserver.generate import generate_meta, generate_records
-from tests.conformance.planted import Planted, documents, is_rules, query_of, set_query
+from tests.conformance.planted import (
+    Planted,
+    documents,
+    is_rules,
+    query_of,
+    rule_id,
+    set_query,
+    with_rule_id,
+)
 
 SEED: Final = 424242
 COUNT: Final = 150
 #: A Pro key only the upstreams know (the recording must never write it).
 SECRET_KEY: Final = "sk_live_" + "Zq7" * 10 + "9xYw"
 PLANTED: Final = ("domain_field", "since_by_day", "url_tags", "error_code", "reset_ms")
+#: More differences, one for each remaining diff check (not part of the default upstream).
+MORE_PLANTS: Final = ("other_ids", "text_yaml", "no_match_404")
 
 
 @cache
@@ -73,19 +88,30 @@ def _since_by_day(environ: dict[str, Any]) -> None:
         set_query(environ, query)
 
 
-def _document(doc: str) -> str:
-    doc = doc.replace("\n    QueryName: ", "\n    query: ")
-    if "\n  category: proxy\n" in doc:
+def _document(doc: str, plants: frozenset[str]) -> str:
+    if "domain_field" in plants:
+        doc = doc.replace("\n    QueryName: ", "\n    query: ")
+    if "url_tags" in plants and "\n  category: proxy\n" in doc:
         doc = doc.replace("\n  - attack.command-and-control\n", "\n  - attack.initial-access\n")
+    if "other_ids" in plants:
+        doc = with_rule_id(doc, str(uuid.uuid5(uuid.NAMESPACE_DNS, rule_id(doc))))
     return doc
 
 
 def _response(plants: frozenset[str], echo_key: bool) -> Callable[[Request, Response], Response]:
     def rewrite(request: Request, response: Response) -> Response:
-        if is_rules(request, response) and plants & {"domain_field", "url_tags"}:
+        if is_rules(request, response) and plants & {"domain_field", "url_tags", "other_ids"}:
             docs = documents(response)
             if docs:  # the mock's own layout: documents joined by ---, none before the first
-                response.set_data("---\n".join(_document(d) for d in docs).encode())
+                response.set_data("---\n".join(_document(d, plants) for d in docs).encode())
+        if "text_yaml" in plants and is_rules(request, response):
+            response.headers["Content-Type"] = "text/yaml; charset=utf-8"
+        if "no_match_404" in plants and is_rules(request, response) and not response.get_data():
+            response.status_code = 404
+            response.headers["Content-Type"] = "application/json"
+            response.set_data(
+                b'{"error": {"code": "not_found", "message": "no match", "request_id": "req_1"}}'
+            )
         if "error_code" in plants and response.status_code == 400:
             response.set_data(response.get_data().replace(b'"invalid_parameter"', b'"bad_request"'))
         if "reset_ms" in plants and "X-RateLimit-Reset" in response.headers:

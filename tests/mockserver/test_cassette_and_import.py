@@ -108,3 +108,24 @@ detection:
 
 def test_sigma_unescape_undoes_the_escapes() -> None:
     assert sigma_unescape(r"http://x/\?a=\*\\b") == "http://x/?a=*\\b"
+
+
+def test_the_one_way_rule_holds_for_record_replay_and_diff() -> None:
+    """The mock never imports the checker, and the diff room never imports the mock."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+
+    def imported(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        return {name.split(".")[0] for name in names}
+
+    for path in (root / "mockserver").glob("*.py"):
+        assert "conformance" not in imported(path), path
+    for path in [
+        *(root / "conformance" / "diff").glob("*.py"),
+        root / "conformance/commands/diff.py",
+    ]:
+        assert "mockserver" not in imported(path), path
