@@ -65,6 +65,7 @@ def draw(days: list[date], count: int, seed: int) -> list[Query]:
         max_examples=max(1, count * 2),
         database=None,
         deadline=None,
+        derandomize=False,  # the run's --seed decides, whatever profile is loaded
         phases=(Phase.generate,),
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
