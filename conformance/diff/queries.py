@@ -22,6 +22,7 @@ from conformance import contract
 from conformance.findings import UsageError
 
 Query = dict[str, str]
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: The survey query each side answers first: the whole feed, for the days to draw ``since`` on.
 WHOLE: Query = {"limit": str(contract.PRO.max_results)}
 
@@ -86,7 +87,7 @@ def from_cassette(path: Path) -> list[Query]:
     """The Sigma requests of a VCR cassette, in order, without repeats (the key parameter
     dropped); the survey query comes first when recorded."""
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise UsageError(f"--queries-from {path}: not a readable YAML cassette ({exc})") from None
     interactions = document.get("interactions") if isinstance(document, dict) else None

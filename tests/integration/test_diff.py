@@ -194,3 +194,28 @@ def test_usage_errors_exit_2_and_untestable_sides_exit_3(
     assert message in result.output
     assert "Traceback" not in result.output
     assert SECRET_KEY not in result.output
+
+
+def test_queries_from_a_file_that_is_no_cassette_is_a_usage_error(
+    mock: str, tmp_path: Path
+) -> None:
+    (tmp_path / "not.yaml").write_text("- just a list\n")
+    (tmp_path / "empty.yaml").write_text("interactions: []\nversion: 1\n")
+    for name, message in (("not.yaml", "not a VCR cassette"), ("empty.yaml", "records no")):
+        result = CliRunner().invoke(
+            main,
+            [
+                "diff",
+                "--base-url",
+                mock,
+                "--base-url",
+                mock,
+                "--max-requests",
+                "3",
+                "--queries-from",
+                str(tmp_path / name),
+            ],
+            env={"SOCDEFENDERS_API_KEY": SECRET_KEY},
+        )
+        assert result.exit_code == 2, result.output
+        assert message in result.output
