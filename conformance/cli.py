@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from conformance.commands.client import client_command
+from conformance.commands.diff import diff_command
 from conformance.commands.rules import rules_command
 from conformance.commands.server import server_command
 
@@ -19,5 +20,6 @@ def main() -> None:
 
 
 main.add_command(client_command)
+main.add_command(diff_command)
 main.add_command(rules_command)
 main.add_command(server_command)

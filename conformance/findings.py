@@ -33,6 +33,7 @@ class Reproduction:
     document: str | None = None  # the offending YAML document, as received
     document_index: int | None = None  # its position in the body (0-based)
     source: str | None = None  # a file name or URL
+    curl_b: str | None = None  # diff mode: the same request to side B (``curl`` is side A's)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ SHOWN_PER_CHECK = 3
 #: Lines of an offending document shown before truncating.
 DOCUMENT_LINES = 30
 _CLIP = 300
+_VERDICTS = {0: "CONFORMANT", 1: "NOT CONFORMANT", 3: "COULD NOT TEST"}
+_DIFF_VERDICTS = {0: "EQUIVALENT", 1: "DIFFERENT", 3: "COULD NOT TEST"}
 
 
 def _clip(text: str, limit: int = _CLIP) -> str:
@@ -51,12 +53,16 @@ def _finding_lines(finding: Finding, *, strict: bool) -> Iterator[str]:
     if finding.target:
         where.append(f"target {finding.target}")
     yield f"  [{severity}] {_clip(finding.message)}" + (f"  ({', '.join(where)})" if where else "")
+    # A diff's finding compares side A (received) with side B (expected), a curl line each.
+    both = repro.curl_b is not None
     if finding.received is not None:
-        yield f"    received: {_clip(finding.received)}"
+        yield f"    {'' if both else 'received: '}{_clip(finding.received)}"
     if finding.expected is not None:
-        yield f"    expected: {_clip(finding.expected)}"
+        yield f"    {'' if both else 'expected: '}{_clip(finding.expected)}"
     if repro.curl:
-        yield f"    reproduce: {repro.curl}"
+        yield f"    reproduce{' A' if both else ''}: {repro.curl}"
+    if repro.curl_b:
+        yield f"    reproduce B: {repro.curl_b}"
     if repro.seed is not None:
         yield f"    seed: {repro.seed}"
     if repro.document is not None and finding.effective(strict=strict) is Severity.FAILURE:
@@ -139,7 +145,8 @@ def render_text(result: RunResult) -> str:
                 more += f" (documents {', '.join(indexes[:20])}{tail})"
             lines.append(more)
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items())
-    verdict = {0: "CONFORMANT", 1: "NOT CONFORMANT", 3: "COULD NOT TEST"}[result.exit_code()]
+    verdicts = _DIFF_VERDICTS if result.mode == "diff" else _VERDICTS
+    verdict = verdicts[result.exit_code()]
     lines += ["", f"{verdict}: {summary}" + (" (strict)" if result.strict else "")]
     return "\n".join(lines) + "\n"
 
@@ -160,6 +167,7 @@ def _finding_dict(finding: Finding, *, strict: bool) -> dict[str, Any]:
         "target": finding.target,
         "reproduction": {
             "curl": repro.curl,
+            "curl_b": repro.curl_b,
             "seed": repro.seed,
             "source": repro.source,
             "document_index": repro.document_index,

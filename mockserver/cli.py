@@ -16,6 +16,7 @@ import click
 from mockserver.clock import format_duration
 from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, MockConfig
 from mockserver.errors import MockServerError
+from mockserver.fixtures import IOCS_FILE
 
 _CONFIG_OPTIONS = (
     click.option(
@@ -140,14 +141,38 @@ def main() -> None:
 @click.option(
     "--access-log/--no-access-log", default=True, help="Log each request (keys redacted)."
 )
-def serve(access_log: bool, **options: Any) -> None:
+@click.option(
+    "--replay",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A `soc-mock record` directory: recorded requests get the recorded answers byte for "
+    "byte, others are answered from its iocs.json (unless --fixtures names another file).",
+)
+@click.option(
+    "--replay-only",
+    is_flag=True,
+    help="With --replay: answer requests that were not recorded with 404 not_recorded.",
+)
+def serve(access_log: bool, replay: Path | None, replay_only: bool, **options: Any) -> None:
     """Serve the mock API until interrupted."""
     from mockserver.app import create_app
     from mockserver.liveserver import RedactingRequestHandler, SilentRequestHandler
 
+    if replay_only and replay is None:
+        raise click.UsageError("--replay-only needs --replay DIR")
+    if replay is not None and options.get("fixtures") is None:
+        options["fixtures"] = replay / IOCS_FILE
     config = _config(**options)
+    replay_lines: list[str] = []
     try:
         app = create_app(config)
+        if replay is not None:
+            from mockserver.cassette import CASSETTE_FILE
+            from mockserver.replay import Replay, install_replay
+
+            recorded = Replay.load(replay / CASSETTE_FILE, only=replay_only)
+            install_replay(app, recorded)
+            replay_lines.append(recorded.describe())
     except MockServerError as exc:
         raise click.ClickException(str(exc)) from exc
     from werkzeug.serving import make_server
@@ -160,7 +185,7 @@ def serve(access_log: bool, **options: Any) -> None:
     host = f"[{config.host}]" if ":" in config.host else config.host
     keys = [(k.secret, k.tier, k.status) for k in app.extensions["socmock"].keys if k.demo]
     click.echo(banner(f"http://{host}:{server.server_port}", keys))
-    for line in _extras(config):
+    for line in _extras(config) + replay_lines:
         click.echo(line)
     try:
         server.serve_forever()
@@ -234,3 +259,113 @@ def faults() -> None:
 
     for line in describe_faults():
         click.echo(line)
+
+
+@main.command()
+@click.option("--upstream", required=True, metavar="URL", help="The feed's root URL.")
+@click.option(
+    "--api-key",
+    metavar="KEY",
+    default=None,
+    help="A Pro key for the upstream (never written anywhere). Env: SOCDEFENDERS_API_KEY.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for iocs.json and cassette.yaml.",
+)
+@click.option("--max-requests", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True)
+@click.option(
+    "--max-rate-wait",
+    type=click.FloatRange(min=0),
+    default=90.0,
+    show_default=True,
+    help="Longest wait for an X-RateLimit-Reset before stopping.",
+)
+def record(
+    upstream: str,
+    api_key: str | None,
+    output: Path,
+    max_requests: int,
+    timeout: float,
+    max_rate_wait: float,
+) -> None:
+    """Record an upstream feed once: its IOCs as fixtures, every answer as a VCR cassette."""
+    from mockserver.cassette import strip_key
+    from mockserver.recording import RecordLimits
+    from mockserver.recording import record as run_record
+
+    if not upstream.startswith(("http://", "https://")):
+        raise click.UsageError(f"--upstream {upstream!r} is not an http(s) URL")
+    key = api_key or os.environ.get("SOCDEFENDERS_API_KEY")
+    if not key:
+        raise click.UsageError("no API key: give --api-key or set SOCDEFENDERS_API_KEY")
+    limits = RecordLimits(
+        max_requests=max_requests,
+        read_timeout=timeout,
+        deadline=2 * timeout,
+        max_rate_wait=max_rate_wait,
+    )
+    try:
+        summary = run_record(upstream, key, output, limits=limits)
+    except MockServerError as exc:
+        raise click.ClickException(strip_key(str(exc), key)) from None
+    click.echo(
+        f"recorded {summary.interactions} answers ({summary.requests} requests) to "
+        f"{output}/cassette.yaml; {summary.iocs} IOCs (from {summary.dataset_source}) to "
+        f"{output}/{IOCS_FILE}"
+    )
+    for line in summary.skipped[:10]:
+        click.echo(f"skipped: {strip_key(line, key)}", err=True)
+    if len(summary.skipped) > 10:
+        click.echo(f"skipped: … and {len(summary.skipped) - 10} more", err=True)
+    if summary.stopped:
+        click.echo(f"stopped early: {strip_key(summary.stopped, key)}", err=True)
+    click.echo(f"serve it: soc-mock serve --replay {output}")
+
+
+@main.command("import")
+@click.argument("rules", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Fixtures file to write, '-' for standard output.",
+)
+def import_command(rules: str, output: str) -> None:
+    """Derive the IOC dataset from a downloaded rules file (serve it with --fixtures)."""
+    from mockserver.fixtures import dump_dataset
+    from mockserver.importer import import_rules
+
+    try:
+        raw = sys.stdin.buffer.read() if rules == "-" else Path(rules).read_bytes()
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {rules}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise click.UsageError(f"{rules} is not UTF-8 text") from None
+    imported = import_rules(text)
+    if not imported.records:
+        raise click.ClickException(
+            f"{rules}: no rule describes an IOC"
+            + (f" ({imported.skipped[0]})" if imported.skipped else "")
+        )
+    meta = {
+        "now": imported.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": f"imported from {Path(rules).name if rules != '-' else 'standard input'}",
+    }
+    data = dump_dataset(meta, imported.records)
+    if output == "-":
+        sys.stdout.write(data)
+    else:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_bytes(data.encode("utf-8"))
+    click.echo(f"imported {len(imported.records)} IOCs from {rules}", err=True)
+    for line in imported.skipped[:10]:
+        click.echo(f"skipped {line}", err=True)
+    if len(imported.skipped) > 10:
+        click.echo(f"skipped … and {len(imported.skipped) - 10} more", err=True)
