@@ -165,7 +165,7 @@ def run_diff(
     for entry in seen.values():
         findings[entry.finding.check].append(entry.reported(config.seed))
     result.checks = [
-        CheckResult(name, SCOPE, description, findings[name])
+        CheckResult(name, SCOPE, description, findings[name], judged=compared)
         for name, description in CHECKS.items()
     ]
     result.requests_made = sum(s.transport.requests_made for s in sides)
