@@ -45,7 +45,7 @@ def run(live: LiveMock, tmp_path: Path, *, hooks: bool) -> subprocess.CompletedP
         "--max-examples", "4", "--seed", "1", "--request-timeout", "10",
     ]  # fmt: skip
     # In tmp_path: whatever Schemathesis or Hypothesis writes stays out of the checkout.
-    return subprocess.run(  # noqa: S603 - our own command line
+    return subprocess.run(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
