@@ -50,7 +50,10 @@ def socdefenders_mock(
 
     try:
         require_responses()
+        missing = False
     except ModuleNotFoundError:
+        missing = True
+    if missing:  # outside the except block: no "During handling of the above exception"
         pytest.fail(f"socdefenders_mock: {TESTING_EXTRA_MISSING}", pytrace=False)
     with mock_socdefenders(socdefenders_config, faults=socdefenders_faults) as mock:
         yield mock
