@@ -143,7 +143,8 @@ def _imports(module: str) -> set[str]:
     import importlib.util
 
     spec = importlib.util.find_spec(module)
-    assert spec is not None and spec.origin is not None
+    assert spec is not None
+    assert spec.origin is not None
     tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
     found: set[str] = set()
     for node in ast.walk(tree):
