@@ -4,9 +4,10 @@ Per request, on every route: find the key and count the request against its rate
 against the client address's anonymous bucket when it has no active key (429 when over). Then,
 on the API: refuse a missing or bad key (401), check the tier (403), parse the query (400),
 select from the store, answer. Every answer carries the ``X-RateLimit-*`` headers of the
-bucket the request counted in. Every error is an
-:class:`~mockserver.errors.APIError` rendered by one handler into the JSON envelope; any
-other exception is logged and becomes a 500 in the same envelope, and Flask's
+bucket the request counted in.
+
+Every error is an :class:`~mockserver.errors.APIError` rendered by one handler into the JSON
+envelope; any other exception is logged and becomes a 500 in the same envelope, and Flask's
 ``got_request_exception`` signal is sent so that a test harness (``liveserver``) can re-raise it.
 """
 
