@@ -4,8 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+# `make serve HOST=0.0.0.0 PORT=8080` passes --host/--port. Only command-line values count
+# (tcsh exports HOST as the machine's name); otherwise the mock's own precedence decides:
+# SOCMOCK_HOST / SOCMOCK_PORT, else 127.0.0.1:8000, so `SOCMOCK_PORT=18090 make serve` works.
+SERVE_ARGS := $(if $(filter command line,$(origin HOST)),--host $(HOST)) \
+              $(if $(filter command line,$(origin PORT)),--port $(PORT))
 
 .PHONY: serve test lint bench fixtures clean
 
@@ -16,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 serve: $(STAMP)
-	$(BIN)/soc-mock serve --host $(HOST) --port $(PORT)
+	$(BIN)/soc-mock serve $(strip $(SERVE_ARGS))
 
 test: $(STAMP)
 	$(BIN)/ruff check mockserver conformance tests bench examples

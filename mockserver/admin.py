@@ -1,11 +1,16 @@
-"""Loopback-only admin routes, registered only when the mock's clock can move.
+"""Loopback-only admin routes, registered with ``--admin`` or when the mock's clock can move.
 
-``GET /_admin/clock`` tells the mock's current instant; ``POST /_admin/clock`` with
-``{"advance": "7d"}`` moves it forward, or with ``{"now": "2026-09-01T00:00:00Z"}`` sets it.
-Both answer ``{"now": ISO, "step": DURATION | null}``. A client that is not on a loopback
-address (``127.0.0.0/8``, ``::1``, or their IPv4-mapped IPv6 forms) gets a 403 in the error
-envelope, code ``admin_refused``: the routes change what every client sees, so they are for
-the test harness on the same machine, never for the network.
+``GET /_admin/requests`` serves the request journal (:mod:`mockserver.journal`: the last
+requests, keys redacted) and ``DELETE /_admin/requests`` empties it.
+
+With a moving clock, ``GET /_admin/clock`` tells the mock's current instant; ``POST
+/_admin/clock`` with ``{"advance": "7d"}`` moves it forward, or with ``{"now":
+"2026-09-01T00:00:00Z"}`` sets it. Both answer ``{"now": ISO, "step": DURATION | null}``.
+
+A client that is not on a loopback address (``127.0.0.0/8``, ``::1``, or their IPv4-mapped
+IPv6 forms) gets a 403 in the error envelope, code ``admin_refused``: the routes change what
+every client sees and the journal shows what other clients sent, so they are for the test
+harness on the same machine, never for the network.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from flask import Response, jsonify, request
 from mockserver.clock import MovingClock, format_duration, parse_duration, parse_instant_utc
 from mockserver.errors import APIError, ConfigError, echo
 from mockserver.faults import is_loopback_address
+from mockserver.state import state, state_of
 
 if TYPE_CHECKING:
     from flask import Flask
 
 CLOCK_PATH: Final = "/_admin/clock"
+REQUESTS_PATH: Final = "/_admin/requests"
 _FIELDS: Final = ("advance", "now")
 
 
@@ -46,11 +53,14 @@ def _invalid(field: str, allowed: str, received: str, reason: str) -> InvalidAdm
     )
 
 
-def _moving_clock() -> MovingClock:
-    from mockserver.app import state
-
+def _require_loopback() -> None:
+    # REMOTE_ADDR, never X-Forwarded-For: a header is the client's word, the socket is not.
     if not is_loopback_address(request.remote_addr):
         raise AdminRefused("Admin routes answer loopback clients only.")
+
+
+def _moving_clock() -> MovingClock:
+    _require_loopback()
     clock = state().clock
     assert isinstance(clock, MovingClock)  # registered only with a moving clock
     return clock
@@ -98,7 +108,22 @@ def post_clock() -> Response:
     return _describe(clock)
 
 
+def get_requests() -> Response:
+    """``GET /_admin/requests``: the journal, oldest request first."""
+    _require_loopback()
+    return jsonify(state().journal.snapshot())
+
+
+def delete_requests() -> Response:
+    """``DELETE /_admin/requests``: empty the journal; say how many entries it held."""
+    _require_loopback()
+    return jsonify({"cleared": state().journal.clear()})
+
+
 def register_admin(app: Flask) -> None:
-    """Add the ``/_admin/clock`` routes to the mock's app (its clock must be a MovingClock)."""
-    app.add_url_rule(CLOCK_PATH, "admin_get_clock", get_clock, methods=["GET"])
-    app.add_url_rule(CLOCK_PATH, "admin_post_clock", post_clock, methods=["POST"])
+    """Add the admin routes: the journal always, the clock when it moves."""
+    app.add_url_rule(REQUESTS_PATH, "admin_get_requests", get_requests, methods=["GET"])
+    app.add_url_rule(REQUESTS_PATH, "admin_delete_requests", delete_requests, methods=["DELETE"])
+    if isinstance(state_of(app).clock, MovingClock):
+        app.add_url_rule(CLOCK_PATH, "admin_get_clock", get_clock, methods=["GET"])
+        app.add_url_rule(CLOCK_PATH, "admin_post_clock", post_clock, methods=["POST"])

@@ -1,9 +1,13 @@
 """The Flask application: ``create_app(config)`` builds it; the views stay thin.
 
-Per request: authenticate (401), count against the key's rate limits (429), check the tier
-(403), parse the query (400), select from the store, answer. Every error is an
-:class:`~mockserver.errors.APIError` rendered by one handler into the JSON envelope; any
-other exception is logged and becomes a 500 in the same envelope, and Flask's
+Per request, on every route: find the key and count the request against its rate limits, or
+against the client address's anonymous bucket when it has no active key (429 when over). Then,
+on the API: refuse a missing or bad key (401), check the tier (403), parse the query (400),
+select from the store, answer. Every answer carries the ``X-RateLimit-*`` headers of the
+bucket the request counted in.
+
+Every error is an :class:`~mockserver.errors.APIError` rendered by one handler into the JSON
+envelope; any other exception is logged and becomes a 500 in the same envelope, and Flask's
 ``got_request_exception`` signal is sent so that a test harness (``liveserver``) can re-raise it.
 """
 
@@ -11,15 +15,15 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, got_request_exception, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from mockserver.auth import APIKey, KeyRing, presented_key
-from mockserver.clock import Clock, MovingClock, parse_clock
+from mockserver.admin import register_admin
+from mockserver.auth import APIKey, presented_key
+from mockserver.clock import Clock, MovingClock
 from mockserver.config import MockConfig
 from mockserver.errors import (
     APIError,
@@ -33,59 +37,21 @@ from mockserver.errors import (
     envelope,
     new_request_id,
 )
-from mockserver.fixtures import Dataset, load_dataset, load_key_records
+from mockserver.faults import install_faults
+from mockserver.fixtures import Dataset
+from mockserver.journal import ADMIN_PREFIX, install_journal
+from mockserver.openapi import register_openapi
 from mockserver.query import parse_query
-from mockserver.ratelimit import RateLimiter, RateLimitStatus
+from mockserver.ratelimit import RateLimitStatus
 from mockserver.render import YAML_MEDIA_TYPE
-from mockserver.store import IOCStore
+from mockserver.state import EXTENSION, MockState, build_state, state
 
-EXTENSION = "socmock"
+__all__ = ["EXTENSION", "MockState", "build_state", "create_app", "create_app_from_env", "state"]
+
 SIGMA_PATH = "/api/v1/iocs/sigma"
 IOCS_PATH = "/api/v1/iocs"
 
 logger = logging.getLogger("mockserver")
-
-
-@dataclass(frozen=True)
-class MockState:
-    """What the views need, built once per app."""
-
-    config: MockConfig
-    store: IOCStore
-    keys: KeyRing
-    limiter: RateLimiter
-    clock: Clock
-    dataset: Dataset
-
-
-def build_state(
-    config: MockConfig, *, dataset: Dataset | None = None, clock: Clock | None = None
-) -> MockState:
-    """Load fixtures and keys and build the store, limiter and clock ``config`` describes."""
-    dataset = dataset if dataset is not None else load_dataset(config.fixtures)
-    tier_names = [tier.name for tier in config.tiers]
-    records = list(load_key_records())
-    if config.keys is not None:
-        records += load_key_records(config.keys)
-    chosen = clock if clock is not None else parse_clock(config.now, dataset.meta.now)
-    if config.clock_moves and not isinstance(chosen, MovingClock):
-        chosen = MovingClock(chosen, config.clock_step)
-    return MockState(
-        config=config,
-        store=IOCStore(dataset.iocs),
-        keys=KeyRing.from_records(records, tiers=tier_names),
-        limiter=RateLimiter(config.tiers, config.rate_limit_storage),
-        clock=chosen,
-        dataset=dataset,
-    )
-
-
-def state() -> MockState:
-    """The current app's MockState."""
-    from flask import current_app
-
-    result: MockState = current_app.extensions[EXTENSION]
-    return result
 
 
 def _args() -> dict[str, list[str]]:
@@ -97,16 +63,49 @@ def _args() -> dict[str, list[str]]:
         ) from None
 
 
-def _authorise(*, sigma: bool) -> APIKey:
+def _count_request() -> None:
+    """Count the request in its key's bucket, or its address's anonymous one; 429 when over.
+
+    Runs before routing decides anything, so a 404 or a 405 counts like any other request.
+    An authentication error is kept for the API views to raise: other routes need no key.
+    """
     current = state()
-    key = current.keys.authenticate(presented_key(request.headers, _args()))
-    status = current.limiter.hit(key.fingerprint, key.tier)
+    try:
+        args = _args()
+    except InvalidParameter:
+        args = {}  # the view answers 400 for it; the key may still be in a header
+    key: APIKey | None = None
+    try:
+        key = current.keys.authenticate(presented_key(request.headers, args))
+    except APIError as exc:
+        g.auth_error = exc
+    g.key = key
+    address = request.remote_addr or ""
+    if request.path.startswith(ADMIN_PREFIX):
+        # The test harness's routes: shown the caller's bucket, never counted or refused.
+        fingerprint, tier = (key.fingerprint, key.tier) if key else (None, None)
+        g.rate_limit = current.limiter.peek(fingerprint, tier, address)
+        return
+    status = (
+        current.limiter.hit(key.fingerprint, key.tier)
+        if key is not None
+        else current.limiter.hit_anonymous(address)
+    )
     g.rate_limit = status
     if not status.allowed:
+        who = "this API key" if key is not None else "requests without a valid API key"
         raise RateLimitExceeded(
-            f"Rate limit of {status.limit} requests exceeded; retry after "
+            f"Rate limit of {status.limit} requests exceeded for {who}; retry after "
             f"X-RateLimit-Reset ({status.reset})."
         )
+
+
+def _authorise(*, sigma: bool) -> APIKey:
+    error: APIError | None = g.get("auth_error")
+    if error is not None:
+        raise error
+    key: APIKey = g.key
+    current = state()
     if sigma and not current.config.tier(key.tier).sigma_access:
         raise InsufficientTier(
             "The Sigma rules endpoint needs a Pro subscription.", details={"tier": key.tier}
@@ -221,12 +220,8 @@ def create_app(
 
     The fault layer is always installed (disabled unless the config enables it), so a stray
     ``X-Mock-Fault`` header gets its 403 rather than being silently ignored; the admin routes
-    exist only with a moving clock.
+    exist with ``config.admin`` or a moving clock, and with them the request journal.
     """
-    from mockserver.admin import register_admin
-    from mockserver.faults import install_faults
-    from mockserver.openapi import register_openapi
-
     config = config if config is not None else MockConfig()
     app = Flask("mockserver")
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -235,12 +230,16 @@ def create_app(
     app.add_url_rule(IOCS_PATH, "iocs", iocs, methods=["GET"])
     app.add_url_rule("/healthz", "health", health, methods=["GET"])
     app.before_request(_assign_request_id)
+    app.before_request(_count_request)
     app.after_request(_finish)
     app.register_error_handler(Exception, _handle_error)
-    if config.clock_moves:
+    if config.admin_routes:
         register_admin(app)
     register_openapi(app)
     install_faults(app, config.faults)
+    if config.admin_routes:
+        # Outside the fault layer: the journal notes the status the client got.
+        install_journal(app, app.extensions[EXTENSION].journal)
     return app
 
 

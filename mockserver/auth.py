@@ -61,15 +61,20 @@ class KeyRing:
         self.keys: tuple[APIKey, ...] = tuple(by_secret.values())
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]], *, tiers: Iterable[str]) -> KeyRing:
-        """Build a key ring from keys-file records, checking each record's fields."""
+    def from_records(
+        cls, records: Iterable[Mapping[str, Any]], *, tiers: Iterable[str], origin: str = ""
+    ) -> KeyRing:
+        """Build a key ring from one keys file's records, checking each record's fields.
+
+        Errors name the record by its index in that file (``origin``: the file's path).
+        """
         known_tiers = tuple(tiers)
         keys = []
         for index, record in enumerate(records):
             secret = str(record.get("key", ""))
             tier = str(record.get("tier", ""))
             status = str(record.get("status", "active"))
-            where = f"keys[{index}] ({redact_key(secret)})"
+            where = f"{origin + ': ' if origin else ''}keys[{index}] ({redact_key(secret)})"
             if not _WELL_FORMED.match(secret):
                 raise ConfigError(f"{where}: a key must look like sk_live_ and [A-Za-z0-9_-]")
             if tier not in known_tiers:

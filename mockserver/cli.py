@@ -1,7 +1,8 @@
 """``soc-mock``: serve the mock, generate fixtures, list the keys and the faults.
 
 Options override ``SOCMOCK_*`` environment variables, which override the defaults (see
-:mod:`mockserver.config`).
+:mod:`mockserver.config`). Bad input (an option, a variable, a fixtures or keys file) is one
+line on standard error and exit code 2, whichever way it arrived.
 """
 
 from __future__ import annotations
@@ -18,16 +19,25 @@ from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, MockConfig
 from mockserver.errors import MockServerError
 from mockserver.fixtures import IOCS_FILE
 
+
+class BadInput(click.ClickException):
+    """A usage error told in one line (``Error: ...``), exit code 2."""
+
+    exit_code = 2
+
+
+# Paths are plain: the loaders say in one line what is wrong with a missing file or a
+# directory, the same whether the path came from an option or a SOCMOCK_* variable.
 _CONFIG_OPTIONS = (
     click.option(
         "--fixtures",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
         default=None,
         help="IOC dataset (default: the committed fixtures). Env: SOCMOCK_FIXTURES.",
     ),
     click.option(
         "--keys",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
         default=None,
         help="Extra API keys file, added to the demo keys. Env: SOCMOCK_KEYS.",
     ),
@@ -38,7 +48,7 @@ def _config(**options: Any) -> MockConfig:
     try:
         return MockConfig.from_sources(options, os.environ)
     except MockServerError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise BadInput(str(exc)) from exc
 
 
 def _extras(config: MockConfig) -> list[str]:
@@ -54,6 +64,8 @@ def _extras(config: MockConfig) -> list[str]:
             else ""
         )
         lines.append(f"Moving clock{step}: GET/POST /_admin/clock (loopback only).")
+    if config.admin_routes:
+        lines.append("Request journal: GET/DELETE /_admin/requests (loopback only).")
     return lines
 
 
@@ -139,6 +151,13 @@ def main() -> None:
     "--moving-clock. Env: SOCMOCK_CLOCK_STEP.",
 )
 @click.option(
+    "--admin",
+    is_flag=True,
+    default=None,
+    help="Loopback-only admin routes: the request journal GET/DELETE /_admin/requests "
+    "[on with a moving clock]. Env: SOCMOCK_ADMIN.",
+)
+@click.option(
     "--access-log/--no-access-log", default=True, help="Log each request (keys redacted)."
 )
 @click.option(
@@ -157,6 +176,7 @@ def serve(access_log: bool, replay: Path | None, replay_only: bool, **options: A
     """Serve the mock API until interrupted."""
     from mockserver.app import create_app
     from mockserver.liveserver import RedactingRequestHandler, SilentRequestHandler
+    from mockserver.state import state_of
 
     if replay_only and replay is None:
         raise click.UsageError("--replay-only needs --replay DIR")
@@ -174,7 +194,7 @@ def serve(access_log: bool, replay: Path | None, replay_only: bool, **options: A
             install_replay(app, recorded)
             replay_lines.append(recorded.describe())
     except MockServerError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise BadInput(str(exc)) from exc
     from werkzeug.serving import make_server
 
     handler = RedactingRequestHandler if access_log else SilentRequestHandler
@@ -183,7 +203,7 @@ def serve(access_log: bool, replay: Path | None, replay_only: bool, **options: A
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
     host = f"[{config.host}]" if ":" in config.host else config.host
-    keys = [(k.secret, k.tier, k.status) for k in app.extensions["socmock"].keys if k.demo]
+    keys = [(k.secret, k.tier, k.status) for k in state_of(app).keys if k.demo]
     click.echo(banner(f"http://{host}:{server.server_port}", keys))
     for line in _extras(config) + replay_lines:
         click.echo(line)
@@ -216,9 +236,12 @@ def generate(seed: int, count: int, now: str | None, output: str) -> None:
     from mockserver.fixtures import dump_dataset
     from mockserver.generate import REFERENCE_NOW, generate_meta, generate_records
 
-    clock = parse_clock(now, REFERENCE_NOW) if now else FixedClock(REFERENCE_NOW)
+    try:
+        clock = parse_clock(now, REFERENCE_NOW) if now else FixedClock(REFERENCE_NOW)
+    except MockServerError as exc:
+        raise BadInput(str(exc)) from exc
     if not isinstance(clock, FixedClock):
-        raise click.UsageError("--now must be a fixed ISO 8601 instant for a reproducible dataset")
+        raise BadInput("--now must be a fixed ISO 8601 instant for a reproducible dataset")
     text = dump_dataset(
         generate_meta(seed, count, clock.instant), generate_records(seed, count, clock.instant)
     )
@@ -235,17 +258,13 @@ def generate(seed: int, count: int, now: str | None, output: str) -> None:
 @click.option("--show-secrets", is_flag=True, help="Show configured (non-demo) keys in full.")
 def keys(show_secrets: bool, **options: Any) -> None:
     """List the API keys the mock accepts (demo keys in full, others redacted)."""
-    from mockserver.auth import KeyRing
-    from mockserver.fixtures import load_key_records
+    from mockserver.state import load_keys
 
     config = _config(**options)
     try:
-        records = list(load_key_records())
-        if config.keys is not None:
-            records += load_key_records(config.keys)
-        ring = KeyRing.from_records(records, tiers=[t.name for t in config.tiers])
+        ring = load_keys(config)
     except MockServerError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise BadInput(str(exc)) from exc
     click.echo(f"{'key':<28} {'tier':<5} status")
     for key in ring:
         shown = key.secret if key.demo or show_secrets else key.redacted

@@ -18,13 +18,18 @@ option                     environment variable            default
 ``--fault-seed INT``       ``SOCMOCK_FAULT_SEED``          ``0``
 ``--moving-clock``         ``SOCMOCK_MOVING_CLOCK``        off (fixed clock, no admin routes)
 ``--clock-step DURATION``  ``SOCMOCK_CLOCK_STEP``          none; setting it moves the clock
+``--admin``                ``SOCMOCK_ADMIN``               off; on with a moving clock
 =========================  ==============================  ======================================
 
 A rate-limit SPEC is ``TIER=LIMITS`` with LIMITS in the ``limits`` library's notation
 (``1000/minute;1000000/day``); several tiers are separated by ``,`` (or the option repeated).
+``anonymous=LIMITS`` sets the bucket of requests with no active key, per client address
+(default: the Pro figures, so that a client's tests meet 401s, not 429s, unless they ask).
 ``--no-faults`` turns off faults named in the environment; naming a fault on the command line
 as well is a contradiction (a ConfigError). A moving clock (:class:`mockserver.clock.MovingClock`)
-starts at ``--now`` and enables the loopback-only ``/_admin/clock`` routes.
+starts at ``--now`` and enables the loopback-only ``/_admin/clock`` routes. The admin routes
+(the request journal ``/_admin/requests``, and the clock when it moves) are on with
+``--admin`` or a moving clock.
 """
 
 from __future__ import annotations
@@ -58,6 +63,10 @@ DEFAULT_TIERS: Final = (
     ),
     Tier("free", "10/minute;1000/day", max_results=100, lookback_days=1, sigma_access=False),
 )
+#: Requests with no active key are counted per client address: the vendor documents no such
+#: limit, so the mock's is as generous as its largest tier (configurable: ``anonymous=...``).
+ANONYMOUS: Final = "anonymous"
+DEFAULT_ANONYMOUS_LIMITS: Final = "1000/minute;1000000/day"
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8000
 DEFAULT_STORAGE: Final = "memory://"
@@ -78,11 +87,19 @@ class MockConfig:
     faults: FaultSettings = field(default_factory=FaultSettings)
     moving_clock: bool = False
     clock_step: timedelta | None = None
+    anonymous_rate_limits: str = DEFAULT_ANONYMOUS_LIMITS
+    admin: bool = False
+    journal_size: int = 1000
 
     @property
     def clock_moves(self) -> bool:
         """Whether the clock can move (``--moving-clock``, or a ``--clock-step``)."""
         return self.moving_clock or self.clock_step is not None
+
+    @property
+    def admin_routes(self) -> bool:
+        """Whether the loopback-only ``/_admin/`` routes exist (``--admin``, or a moving clock)."""
+        return self.admin or self.clock_moves
 
     def tier(self, name: str) -> Tier:
         """Return the tier called ``name``."""
@@ -115,7 +132,15 @@ class MockConfig:
             config = replace(config, port=_port(port))
         if rate_limit is not None:
             specs = [rate_limit] if isinstance(rate_limit, str) else list(rate_limit)
-            config = replace(config, tiers=apply_rate_limits(config.tiers, specs))
+            chosen = _rate_limit_parts(specs, [*(t.name for t in config.tiers), ANONYMOUS])
+            config = replace(
+                config,
+                tiers=tuple(
+                    replace(t, rate_limits=chosen[t.name]) if t.name in chosen else t
+                    for t in config.tiers
+                ),
+                anonymous_rate_limits=chosen.get(ANONYMOUS, config.anonymous_rate_limits),
+            )
         step = pick("clock_step")
         clock_step = parse_duration(str(step)) if step is not None else None
         return replace(
@@ -128,6 +153,7 @@ class MockConfig:
             faults=_faults(options, env),
             moving_clock=_flag(pick("moving_clock"), "moving_clock") or clock_step is not None,
             clock_step=clock_step,
+            admin=_flag(pick("admin"), "admin"),
         )
 
 
@@ -179,17 +205,27 @@ def _port(value: Any) -> int:
 
 def apply_rate_limits(tiers: tuple[Tier, ...], specs: Iterable[str]) -> tuple[Tier, ...]:
     """Return ``tiers`` with the rate limits the specs set (``pro=5/minute;100/day,free=...``)."""
+    chosen = _rate_limit_parts(specs, [tier.name for tier in tiers])
+    return tuple(
+        replace(tier, rate_limits=chosen[tier.name]) if tier.name in chosen else tier
+        for tier in tiers
+    )
+
+
+def _rate_limit_parts(specs: Iterable[str], names: Iterable[str]) -> dict[str, str]:
+    """Parse ``NAME=LIMITS`` parts (``,``-separated, over all specs) into name → LIMITS."""
     from limits import parse_many  # the limits package is only needed when limits change
 
-    by_name = {tier.name: tier for tier in tiers}
+    known = tuple(names)
+    chosen: dict[str, str] = {}
     for spec in specs:
         for part in filter(None, (p.strip() for p in spec.split(","))):
             name, sep, limits = part.partition("=")
             name = name.strip().lower()
-            if not sep or name not in by_name:
+            if not sep or name not in known:
                 raise ConfigError(
                     f"rate limit {part!r} must look like TIER=LIMITS with TIER one of "
-                    f"{', '.join(by_name)} (e.g. pro=1000/minute;1000000/day)"
+                    f"{', '.join(known)} (e.g. pro=1000/minute;1000000/day)"
                 )
             try:
                 parsed = parse_many(limits)
@@ -197,5 +233,5 @@ def apply_rate_limits(tiers: tuple[Tier, ...], specs: Iterable[str]) -> tuple[Ti
                 raise ConfigError(f"rate limit {part!r}: {exc}") from exc
             if not parsed:
                 raise ConfigError(f"rate limit {part!r} names no limit")
-            by_name[name] = replace(by_name[name], rate_limits=limits.strip())
-    return tuple(by_name[tier.name] for tier in tiers)
+            chosen[name] = limits.strip()
+    return chosen

@@ -68,6 +68,8 @@ def locate(name: str) -> Path:
 
 
 def _read_json(path: Path) -> Any:
+    if path.is_dir():
+        raise FixtureError(f"cannot read {path}: it is a directory; expected a JSON file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -87,11 +89,12 @@ def parse_dataset(document: Any, *, origin: str = "<dataset>") -> Dataset:
     seen: dict[str, int] = {}
     for index, record in enumerate(document["iocs"]):
         if not isinstance(record, dict):
-            raise FixtureError(f"{origin}: iocs[{index}] is not an object")
+            raise FixtureError(f"{origin}: iocs[{index}]: expected an object, got {record!r:.60}")
         try:
             ioc = IOC.from_json(record)
         except InvalidIOCError as exc:
-            raise FixtureError(f"{origin}: iocs[{index}]: {exc}") from exc
+            where = f"iocs[{index}].{exc.field}" if exc.field else f"iocs[{index}]"
+            raise FixtureError(f"{origin}: {where}: {exc}") from None
         if ioc.id in seen:
             raise FixtureError(
                 f"{origin}: iocs[{index}] repeats iocs[{seen[ioc.id]}] ({ioc.type} {ioc.value!r})"
@@ -109,8 +112,11 @@ def parse_dataset(document: Any, *, origin: str = "<dataset>") -> Dataset:
     if now is None:
         raise FixtureError(f"{origin}: an empty dataset needs meta.now")
     known = {"seed", "count", "now", "generator_version"}
+    seed = raw_meta.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise FixtureError(f"{origin}: meta.seed: expected an integer, got {seed!r:.60}")
     meta = DatasetMeta(
-        seed=int(raw_meta["seed"]) if raw_meta.get("seed") is not None else None,
+        seed=seed,
         count=len(iocs),
         now=now,
         generator_version=str(raw_meta.get("generator_version", "")),

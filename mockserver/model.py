@@ -73,7 +73,25 @@ _INDUSTRY_SET: Final = frozenset(INDUSTRIES)
 
 
 class InvalidIOCError(ValueError):
-    """An IOC record is malformed (bad type, value, confidence or timestamp)."""
+    """An IOC record is malformed; ``field`` names the offending field (``source.category``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        """Say what is wrong (what was expected, what was there) and, if known, where."""
+        super().__init__(message)
+        self.field = field
+
+
+def _shown(value: object) -> str:
+    """A value as an error message quotes it: its repr, cut at 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _kind(value: object) -> str:
+    """How an error names what it found: the JSON type, and the value when short."""
+    names = {str: "string", bool: "boolean", int: "number", float: "number", list: "list",
+             dict: "object", type(None): "null"}  # fmt: skip
+    return f"{names.get(type(value), type(value).__name__)} {_shown(value)}"
 
 
 def normalise_value(ioc_type: str, value: str) -> str:
@@ -84,7 +102,11 @@ def normalise_value(ioc_type: str, value: str) -> str:
     can be significant).
     """
     if not value or value != value.strip() or _CONTROL.search(value):
-        raise InvalidIOCError(f"{ioc_type} value must be non-empty, unpadded and printable")
+        raise InvalidIOCError(
+            f"expected a non-empty {ioc_type} value without padding or control characters, "
+            f"got {_shown(value)}",
+            "value",
+        )
     if ioc_type in _ADDRESS_CLASSES:
         try:
             # The type's own class first: ``ip_address`` would try IPv4 then IPv6 each time.
@@ -94,28 +116,39 @@ def normalise_value(ioc_type: str, value: str) -> str:
         try:
             ipaddress.ip_address(value)
         except ValueError as exc:
-            raise InvalidIOCError(f"not an IP address: {value!r}") from exc
-        raise InvalidIOCError(f"not an {ioc_type} address: {value!r}")
+            raise InvalidIOCError(
+                f"expected an {ioc_type} address, got {_shown(value)}", "value"
+            ) from exc
+        raise InvalidIOCError(f"expected an {ioc_type} address, got {_shown(value)}", "value")
     if ioc_type in _HASH_LENGTHS:
         lowered = value.lower()
         if len(lowered) != _HASH_LENGTHS[ioc_type] or not _HEX.match(lowered):
-            raise InvalidIOCError(f"not a {ioc_type} hex digest: {value!r}")
+            raise InvalidIOCError(
+                f"expected a {ioc_type} digest ({_HASH_LENGTHS[ioc_type]} hex digits), "
+                f"got {_shown(value)}",
+                "value",
+            )
         return lowered
     if ioc_type == "domain":
         return value.lower()
     if ioc_type == "cve":
         upper = value.upper()
         if not _CVE.match(upper):
-            raise InvalidIOCError(f"not a CVE id: {value!r}")
+            raise InvalidIOCError(
+                f"expected a CVE id (CVE-YYYY-NNNN), got {_shown(value)}", "value"
+            )
         return upper
     if ioc_type == "mitre-attack":
         upper = value.upper()
         if not _TECHNIQUE.match(upper):
-            raise InvalidIOCError(f"not an ATT&CK technique id: {value!r}")
+            raise InvalidIOCError(
+                f"expected an ATT&CK technique id (T1234 or T1234.001), got {_shown(value)}",
+                "value",
+            )
         return upper
     if ioc_type in ("url", "email"):
         return value
-    raise InvalidIOCError(f"unknown IOC type {ioc_type!r}")
+    raise InvalidIOCError(f"expected one of {', '.join(IOC_TYPES)}, got {_shown(ioc_type)}", "type")
 
 
 def rule_id(ioc_type: str, value: str) -> str:
@@ -145,7 +178,9 @@ def parse_instant(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except (TypeError, ValueError) as exc:
-        raise InvalidIOCError(f"not an ISO 8601 timestamp: {text!r}") from exc
+        raise InvalidIOCError(
+            f"expected an ISO 8601 timestamp (2026-11-01T00:00:00Z), got {_shown(text)}"
+        ) from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -175,24 +210,47 @@ class IOC:
     def __post_init__(self) -> None:
         """Validate the enumerations and derive the id from the normalised value."""
         if self.type not in _IOC_TYPE_SET:
-            raise InvalidIOCError(f"unknown IOC type {self.type!r}")
+            raise InvalidIOCError(
+                f"expected one of {', '.join(IOC_TYPES)}, got {_shown(self.type)}", "type"
+            )
         if self.confidence not in _CONFIDENCE_SET:
-            raise InvalidIOCError(f"unknown confidence {self.confidence!r}")
+            raise InvalidIOCError(
+                f"expected one of {', '.join(CONFIDENCES)}, got {_shown(self.confidence)}",
+                "confidence",
+            )
         if self.category not in _CATEGORY_SET:
-            raise InvalidIOCError(f"unknown category {self.category!r}")
+            raise InvalidIOCError(
+                f"expected one of {', '.join(CATEGORIES)}, got {_shown(self.category)}",
+                "source.category",
+            )
+        if not self.feed_name.strip():
+            raise InvalidIOCError("expected a non-empty feed name", "source.feed_name")
         if not _INDUSTRY_SET.issuperset(self.industries):
             unknown = [slug for slug in self.industries if slug not in _INDUSTRY_SET]
-            raise InvalidIOCError(f"unknown industries {unknown!r}")
+            raise InvalidIOCError(
+                f"expected CISA sector slugs (e.g. energy, financial-services), got {unknown!r}",
+                "industries",
+            )
         bad = [t for t in self.mitre_techniques if not _TECHNIQUE.match(t)]
         if bad:
-            raise InvalidIOCError(f"malformed ATT&CK technique ids {bad!r}")
+            raise InvalidIOCError(
+                f"expected ATT&CK technique ids (T1234 or T1234.001), got {bad!r}",
+                "mitre_techniques",
+            )
         if self.added.tzinfo is None or self.last_seen.tzinfo is None:
-            raise InvalidIOCError("timestamps must be timezone-aware")
+            raise InvalidIOCError("expected timezone-aware timestamps", "first_seen")
+        if self.last_seen < self.added:
+            raise InvalidIOCError(
+                f"expected a time at or after first_seen ({format_instant(self.added)}), "
+                f"got {format_instant(self.last_seen)}",
+                "last_seen",
+            )
         value = normalise_value(self.type, self.value)
         derived = rule_id(self.type, value)
         if self.id and self.id != derived:
             raise InvalidIOCError(
-                f"id {self.id} of {self.type} {value!r} is not its derived id {derived}"
+                f"expected {derived} (derived from {self.type} {value!r}), got {_shown(self.id)}",
+                "id",
             )
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "id", derived)
@@ -216,22 +274,74 @@ class IOC:
 
     @classmethod
     def from_json(cls, record: Mapping[str, Any]) -> IOC:
-        """Build an IOC from its JSON form; ``id`` is optional and checked when present."""
-        try:
-            source = record["source"]
-            return cls(
-                type=str(record["type"]),
-                value=str(record["value"]),
-                confidence=str(record["confidence"]),
-                added=parse_instant(str(record["first_seen"])),
-                last_seen=parse_instant(str(record.get("last_seen", record["first_seen"]))),
-                feed_name=str(source["feed_name"]),
-                category=str(source["category"]),
-                tags=tuple(map(str, record.get("tags", ()))),
-                mitre_techniques=tuple(map(str, record.get("mitre_techniques", ()))),
-                industries=tuple(map(str, record.get("industries", ()))),
-                context={str(k): str(v) for k, v in record.get("context", {}).items()},
-                id=str(record.get("id", "")),
+        """Build an IOC from its JSON form, checking each field's JSON type and value.
+
+        ``id`` is optional and checked when present; ``last_seen`` defaults to ``first_seen``;
+        the lists and ``context`` default to empty. An error names the field.
+        """
+        ioc_type = _field(record, "type", str, "an IOC type such as ipv4")
+        value = _field(record, "value", str, "the indicator as a string")
+        confidence = _field(record, "confidence", str, f"one of {', '.join(CONFIDENCES)}")
+        first_seen = _field(record, "first_seen", str, "an ISO 8601 timestamp")
+        last_seen = _field(record, "last_seen", str, "an ISO 8601 timestamp", first_seen)
+        source = _field(record, "source", dict, "an object with feed_name and category")
+        context = _field(record, "context", dict, "an object of strings", {})
+        bad_context = next((k for k, v in context.items() if not isinstance(v, str)), None)
+        if bad_context is not None:
+            raise InvalidIOCError(
+                f"expected string values, got {_kind(context[bad_context])}",
+                f"context.{bad_context}",
             )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise InvalidIOCError(f"malformed IOC record: {exc!r}") from exc
+        return cls(
+            type=ioc_type,
+            value=value,
+            confidence=confidence,
+            added=_instant(first_seen, "first_seen"),
+            last_seen=_instant(last_seen, "last_seen"),
+            feed_name=_field(source, "feed_name", str, "a feed name", where="source."),
+            category=_field(source, "category", str, "a category", where="source."),
+            tags=_strings(record, "tags"),
+            mitre_techniques=_strings(record, "mitre_techniques"),
+            industries=_strings(record, "industries"),
+            context=context,
+            id=_field(record, "id", str, "a UUID", ""),
+        )
+
+
+_MISSING: Final = object()
+
+
+def _field(
+    record: Mapping[str, Any],
+    name: str,
+    kind: type[Any],
+    expected: str,
+    default: Any = _MISSING,
+    *,
+    where: str = "",
+) -> Any:
+    """``record[name]`` if it has the JSON type ``kind``; ``default`` when absent (or required)."""
+    if name not in record:
+        if default is _MISSING:
+            raise InvalidIOCError(f"missing; expected {expected}", where + name)
+        return default
+    value = record[name]
+    if not isinstance(value, kind):
+        raise InvalidIOCError(f"expected {expected}, got {_kind(value)}", where + name)
+    return value
+
+
+def _strings(record: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """An optional list of strings (absent: empty)."""
+    values = _field(record, name, list, "a list of strings", [])
+    bad = next((i for i, v in enumerate(values) if not isinstance(v, str)), None)
+    if bad is not None:
+        raise InvalidIOCError(f"expected a string, got {_kind(values[bad])}", f"{name}[{bad}]")
+    return tuple(values)
+
+
+def _instant(text: str, name: str) -> datetime:
+    try:
+        return parse_instant(text)
+    except InvalidIOCError as exc:
+        raise InvalidIOCError(str(exc), name) from None

@@ -2,7 +2,8 @@
 
 - ``socdefenders_mock``: the mock in-process; every ``requests`` call to
   ``https://socdefenders.ai/api/v1/...`` is answered by the Flask app with no socket
-  (:func:`mockserver.testing.mock_socdefenders`).
+  (:func:`mockserver.testing.mock_socdefenders`). It needs the ``[testing]`` extra
+  (``responses``); without it, a test using it fails with one line naming the extra.
 - ``socdefenders_live``: the real server on a free loopback port in a thread, for clients
   that do not use ``requests`` (:func:`mockserver.testing.live_socdefenders`); its base URL is
   ``socdefenders_live.base_url``. An exception raised in the app fails the test.
@@ -41,9 +42,19 @@ def socdefenders_faults() -> FaultSettings | None:
 def socdefenders_mock(
     socdefenders_config: MockConfig | None, socdefenders_faults: FaultSettings | None
 ) -> Iterator[InProcessMock]:
-    """The mock in-process: ``requests`` calls to the API are answered with no socket."""
-    from mockserver.testing import mock_socdefenders
+    """The mock in-process: ``requests`` calls to the API are answered with no socket.
 
+    Needs the ``[testing]`` extra; without it the test fails with one line saying so.
+    """
+    from mockserver.testing import TESTING_EXTRA_MISSING, mock_socdefenders, require_responses
+
+    try:
+        require_responses()
+        missing = False
+    except ModuleNotFoundError:
+        missing = True
+    if missing:  # outside the except block: no "During handling of the above exception"
+        pytest.fail(f"socdefenders_mock: {TESTING_EXTRA_MISSING}", pytrace=False)
     with mock_socdefenders(socdefenders_config, faults=socdefenders_faults) as mock:
         yield mock
 

@@ -28,6 +28,8 @@ DEFAULT_LIMIT: Final = 100
 #: Integers longer than this are rejected rather than clamped (no bignum work per request).
 _MAX_DIGITS: Final = 18
 _DIGITS = re.compile(r"\A[0-9]+\Z")
+_SIGNED = re.compile(r"\A[+\-][0-9]+\Z")
+_NUMBER = re.compile(r"\A[+\-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+\-]?[0-9]+)?\Z")
 # Date, optional time (seconds and fraction optional), optional offset. A space before the
 # offset is a "+" that arrived unencoded in the query string.
 _INSTANT = re.compile(
@@ -93,13 +95,25 @@ def _integer(args: Mapping[str, Sequence[str]], name: str, minimum: int) -> int 
     if raw is None:
         return None
     if not _DIGITS.match(raw):
-        raise InvalidParameter(name, _allowed(name), raw, "not a decimal integer")
+        raise InvalidParameter(name, _allowed(name), raw, _not_a_count(raw, minimum))
     if len(raw.lstrip("0")) > _MAX_DIGITS:
-        raise InvalidParameter(name, _allowed(name), raw, "too large")
+        raise InvalidParameter(
+            name, _allowed(name), raw, f"out of range: at most {_MAX_DIGITS} digits"
+        )
     value = int(raw)
     if value < minimum:
         raise InvalidParameter(name, _allowed(name), raw, f"must be at least {minimum}")
     return value
+
+
+def _not_a_count(raw: str, minimum: int) -> str:
+    """Say what is wrong with a value that is not a plain run of digits."""
+    if _SIGNED.match(raw):
+        negative = raw[0] == "-" and raw.strip("-0") != ""
+        return f"must be at least {minimum}" if negative else "must be digits only, no sign"
+    if _NUMBER.match(raw):
+        return "must be a whole number, in digits"
+    return "not a number"
 
 
 def parse_instant(raw: str) -> datetime:

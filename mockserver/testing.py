@@ -163,6 +163,23 @@ def _build_app(config: MockConfig | None, faults: FaultSettings | None) -> tuple
     return app, chosen
 
 
+#: What a bare install lacks for :func:`mock_socdefenders`, said in one line.
+TESTING_EXTRA_MISSING: Final = (
+    "the in-process mock needs the [testing] extra (responses, requests): "
+    "pip install 'socdefenders-mock[testing]'"
+)
+
+
+def require_responses() -> Any:
+    """``responses``, or a one-line ModuleNotFoundError naming the extra that brings it."""
+    try:
+        import requests  # noqa: F401  (responses needs it; say so before responses does)
+        import responses
+    except ImportError as exc:
+        raise ModuleNotFoundError(f"{TESTING_EXTRA_MISSING} ({exc})", name=exc.name) from None
+    return responses
+
+
 @contextmanager
 def mock_socdefenders(
     config: MockConfig | None = None,
@@ -175,8 +192,7 @@ def mock_socdefenders(
     ``faults`` (optional) turns on fault injection, e.g.
     ``FaultSettings.from_options(["503:max=2"])``. Other URLs raise ``ConnectionError``.
     """
-    import responses
-
+    responses = require_responses()
     app, chosen = _build_app(config, faults)
     mock = InProcessMock(app, chosen, base_url)
     pattern = re.compile(re.escape(mock.base_url) + r"/(?:api/v1/|openapi\.json(?:\?|$))")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +135,28 @@ def test_concurrent_advances_all_count(app: Flask) -> None:
     for thread in threads:
         thread.join()
     assert app.test_client().get("/_admin/clock").get_json()["now"] == "2026-08-04T08:00:00Z"
+
+
+def _imports(module: str) -> set[str]:
+    """Every module ``module`` imports, at the top or inside a function."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    assert spec is not None
+    assert spec.origin is not None
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_admin_and_app_do_not_import_each_other() -> None:
+    # Issue 10: both reach the app's state through mockserver.state, which imports neither.
+    assert "mockserver.app" not in _imports("mockserver.admin")
+    assert {"mockserver.app", "mockserver.admin"}.isdisjoint(_imports("mockserver.state"))
+    assert "mockserver.state" in _imports("mockserver.admin")

@@ -157,3 +157,33 @@ def test_faults_fixture_reaches_both_modes(project: pytest.Pytester) -> None:
     )
     result = project.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_a_bare_install_gets_one_line_naming_the_testing_extra(project: pytest.Pytester) -> None:
+    # A bare install has no `responses`: a None in sys.modules makes importing it fail so.
+    project.makepyfile(
+        test_bare="""
+        import sys
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def no_responses(monkeypatch):
+            monkeypatch.setitem(sys.modules, "responses", None)
+
+        def test_uses_the_mock(socdefenders_mock):
+            pass
+
+        def test_live_needs_no_extra(socdefenders_live):
+            assert socdefenders_live.base_url.startswith("http://127.0.0.1:")
+        """
+    )
+    result = project.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    output = result.stdout.str()
+    line = (
+        "socdefenders_mock: the in-process mock needs the [testing] extra (responses, requests): "
+    )
+    assert line + "pip install 'socdefenders-mock[testing]'" in output
+    assert "ModuleNotFoundError" not in output
+    assert "Traceback" not in output
+    assert "During handling" not in output

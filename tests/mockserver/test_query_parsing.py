@@ -137,3 +137,45 @@ def test_error_never_echoes_a_key() -> None:
     assert "supersecret" not in str(caught.value.details)
     assert caught.value.details is not None
     assert caught.value.details["received"] == "sk_live_…1234"
+
+
+@pytest.mark.parametrize(
+    ("parameter", "raw", "reason"),
+    [
+        ("limit", "-1", "must be at least 1"),
+        ("limit", "0", "must be at least 1"),
+        ("offset", "-5", "must be at least 0"),
+        ("limit", "+5", "must be digits only, no sign"),
+        ("limit", "-0", "must be digits only, no sign"),
+        ("limit", "2.5", "must be a whole number, in digits"),
+        ("offset", "1e3", "must be a whole number, in digits"),
+        ("limit", "ten", "not a number"),
+        ("limit", "9" * 19, "out of range: at most 18 digits"),
+    ],
+)
+def test_integer_errors_say_what_is_wrong(parameter: str, raw: str, reason: str) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        parse_query({parameter: [raw]}, json_endpoint=True)
+    assert caught.value.message == f"Invalid value for query parameter '{parameter}': {reason}."
+    assert caught.value.details is not None
+    assert caught.value.details["received"] == raw
+
+
+def test_negative_limit_over_http_is_the_documented_400() -> None:
+    from mockserver.app import create_app
+    from mockserver.config import MockConfig
+
+    client = create_app(MockConfig()).test_client()
+    response = client.get(
+        "/api/v1/iocs/sigma?limit=-1", headers={"Authorization": "Bearer sk_live_demo_pro"}
+    )
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_parameter"
+    assert error["message"] == "Invalid value for query parameter 'limit': must be at least 1."
+    assert error["details"] == {
+        "parameter": "limit",
+        "allowed": "a positive integer (clamped to the tier maximum)",
+        "received": "-1",
+    }
+    assert error["request_id"].startswith("req_")

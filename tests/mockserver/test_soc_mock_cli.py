@@ -61,7 +61,7 @@ def test_keys_lists_demo_keys_and_redacts_others(runner: CliRunner, tmp_path: Pa
 
 def test_bad_keys_file_is_a_clean_error(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["keys", "--keys", str(tmp_path / "missing.json")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "cannot read" in result.output
 
 
@@ -70,7 +70,7 @@ def test_serve_rejects_bad_options(runner: CliRunner) -> None:
     assert result.exit_code == 2
     assert "TIER=LIMITS" in result.output
     result = runner.invoke(main, ["serve", "--now", "someday"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "ISO 8601" in result.output
 
 
