@@ -135,8 +135,7 @@ def test_client_disconnects_are_not_server_errors() -> None:
 
 
 def test_a_fault_layer_failure_reaches_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mockserver import faults
-    from mockserver.faults import FaultSettings, install_faults
+    from mockserver.faults import FaultSettings, install_faults, middleware
 
     app = create_app(MockConfig())
     install_faults(app, FaultSettings(enabled=True))
@@ -144,7 +143,7 @@ def test_a_fault_layer_failure_reaches_the_test(monkeypatch: pytest.MonkeyPatch)
     def broken(name: str, body: bytes) -> bytes:
         raise RuntimeError("fault layer bug")
 
-    monkeypatch.setattr(faults, "rewrite_body", broken)
+    monkeypatch.setattr(middleware, "rewrite_body", broken)
     server = LiveServer(app).start()
     status, _ = get(
         server.url + "/api/v1/iocs/sigma?limit=1",
