@@ -127,7 +127,14 @@ def parse_fault_spec(text: str) -> FaultSpec:
             if FAULTS[name].max_seconds is None:
                 raise FaultSpecError(f"fault {name!r} takes no duration (got {arg!r})")
             divisor = 1000.0 if duration.group(2) == "ms" else 1.0
-            spec = replace(spec, seconds=float(duration.group(1)) / divisor)
+            seconds = float(duration.group(1)) / divisor
+            limit = FAULTS[name].max_seconds or 0.0
+            if seconds > limit:
+                # Refused, not capped: a banner or a test saying 13s while 10s run is a lie.
+                raise FaultSpecError(
+                    f"fault {name!r} lasts at most {limit:g}s (got {arg!r} in {text!r})"
+                )
+            spec = replace(spec, seconds=seconds)
         elif max_times:
             spec = replace(spec, max_times=int(max_times.group(1)))
         else:

@@ -27,11 +27,12 @@ from mockserver.errors import (
     BadGateway,
     FaultInjectionRefused,
     InternalError,
-    InvalidParameter,
     RateLimitExceeded,
     ServiceUnavailable,
+    echo,
     envelope,
     new_request_id,
+    redact,
 )
 from mockserver.faults.catalogue import (
     API_PREFIX,
@@ -76,6 +77,20 @@ class FaultEvent:
     request: int
     fault: str
     path: str
+
+
+class InvalidFaultHeader(APIError):
+    """400 for an ``X-Mock-Fault`` header the mock cannot read (named as the header it is)."""
+
+    status = 400
+    code = "invalid_parameter"
+
+    def __init__(self, received: str, reason: str) -> None:
+        """Say which header, what it may hold and (redacted, truncated) what it held."""
+        super().__init__(
+            f"Invalid value for header '{FAULT_HEADER}': {redact(reason)}.",
+            details={"header": FAULT_HEADER, "allowed": list(FAULTS), "received": echo(received)},
+        )
 
 
 #: Headers a 5xx fault keeps from the real answer (its X-Request-Id is reused as well).
@@ -193,7 +208,7 @@ class FaultMiddleware:
             # One request asks for one fault: a rate would be meaningless, so it always fires.
             return replace(parse_fault_spec(header), rate=1.0, max_times=None)
         except FaultSpecError as exc:
-            return error_reply(InvalidParameter(FAULT_HEADER, list(FAULTS), header, str(exc)))
+            return error_reply(InvalidFaultHeader(header, str(exc)))
 
     def _capture(self, environ: WSGIEnvironment) -> Reply:
         """Run the app and collect its whole answer."""
