@@ -7,7 +7,8 @@ envelope otherwise). ``ARG`` is a rate in [0, 1] (``503:0.3``), a duration (``la
 ``429-burst:3s``) or a cap on how many times the fault fires (``503:max=2``).
 
 ``catalogue`` holds the named faults and the parsing of specs, ``rewrites`` the pure body
-rewrites, ``middleware`` the WSGI layer; every public name is re-exported here.
+rewrites, ``middleware`` the WSGI layer, ``connections`` the socket the ``reset`` fault
+resets; every public name is re-exported here.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from mockserver.faults.catalogue import (
     describe_faults,
     parse_fault_spec,
 )
+from mockserver.faults.connections import abort_connection
 from mockserver.faults.middleware import (
     FaultEvent,
     FaultMiddleware,
     Reply,
-    abort_connection,
     error_reply,
     install_faults,
     is_loopback_address,

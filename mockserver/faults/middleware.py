@@ -10,10 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-import os
 import random
-import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -44,6 +41,7 @@ from mockserver.faults.catalogue import (
     FaultSpecError,
     parse_fault_spec,
 )
+from mockserver.faults.connections import ARRIVED_KEY, abort_connection
 from mockserver.faults.rewrites import rewrite_body, truncation_point
 
 if TYPE_CHECKING:
@@ -100,24 +98,6 @@ _STATUS_ERRORS: Final[Mapping[str, Callable[[], APIError]]] = MappingProxyType({
     "502": lambda: BadGateway("Bad gateway: the upstream server did not answer."),
     "503": lambda: ServiceUnavailable("Service unavailable, try again later."),
 })  # fmt: skip
-
-
-def abort_connection(environ: WSGIEnvironment) -> None:
-    """Reset the client's TCP connection (RST, no FIN) and raise ConnectionResetError.
-
-    With werkzeug's server the connection socket is in ``environ['werkzeug.socket']``: with
-    SO_LINGER 0, closing its descriptor sends a RST; ``dup2``-ing a dead socketpair end over it
-    closes it, so the server then reads EOF and writes into a broken pipe, never a recycled
-    descriptor. Elsewhere (other servers, test clients) the exception alone is the fallback.
-    """
-    sock = environ.get("werkzeug.socket")
-    if isinstance(sock, socket.socket) and sock.fileno() >= 0:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        alive, dead = socket.socketpair()
-        dead.close()
-        os.dup2(alive.fileno(), sock.fileno())
-        alive.close()
-    raise ConnectionResetError("mock fault: connection reset")
 
 
 def is_loopback_address(address: str | None) -> bool:
@@ -184,6 +164,7 @@ class FaultMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request, with faults if enabled and chosen."""
+        environ.setdefault(ARRIVED_KEY, time.time())  # tells the reset fault its connection
         header = environ.get("HTTP_X_MOCK_FAULT")
         requested: FaultSpec | None = None
         if header is not None:
@@ -288,13 +269,16 @@ class FaultMiddleware:
         self, reply: Reply, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         """Start the response and return the body, delivered as the reply's fault says."""
+        if reply.delivery is not None and reply.delivery.name == "reset":
+            # Before start_response: granian sends the headers as soon as the app returns.
+            abort_connection(environ)
         start_response(reply.status, list(reply.headers))
         if reply.delivery is None:
             return [reply.body]
-        if reply.delivery.name == "reset":
-            return _reset_body(environ)
         if reply.delivery.name == "truncate":
-            return [reply.body[: truncation_point(reply.body)]] if reply.body else []
+            # A stream, not a list: given the whole (short) body at once, granian drops the
+            # connection over the Content-Length it contradicts, at times before sending it.
+            return iter([reply.body[: truncation_point(reply.body)]] if reply.body else [])
         return self._dribble(reply.body, reply.delivery.duration)
 
     def _dribble(self, body: bytes, seconds: float) -> Iterator[bytes]:
@@ -304,11 +288,6 @@ class FaultMiddleware:
             if offset:
                 self._sleep(seconds / DRIBBLE_PIECES)
             yield body[offset : offset + size]
-
-
-def _reset_body(environ: WSGIEnvironment) -> Iterator[bytes]:
-    abort_connection(environ)  # when the server starts sending the body
-    yield b""  # pragma: no cover - abort_connection always raises
 
 
 def install_faults(
