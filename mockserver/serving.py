@@ -71,17 +71,23 @@ class GranianServer:
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._before: set[int] = set()
+        self._socket: socket.socket | None = None
 
     def start(self) -> GranianServer:
         """Bind the socket and start serving; ``self.port`` is then the bound port."""
         granian = _granian_internals()
         try:
-            holder = granian["SocketSpec"](self.host, self.port, BACKLOG).build()
-        except (OSError, RuntimeError) as exc:
+            # Our own socket, not granian's SocketSpec: that one sets SO_REUSEPORT, so a
+            # second server on a busy port would start and share it instead of failing.
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            self._socket = socket.create_server(
+                (self.host, self.port), family=family, backlog=BACKLOG
+            )
+        except OSError as exc:
             raise ServerError(f"cannot listen on {self.host}:{self.port}: {exc}") from exc
-        probe = socket.socket(fileno=os.dup(holder.get_fd()))
-        self.port = int(probe.getsockname()[1])
-        probe.close()
+        # granian owns (and closes) the descriptor it is given: give it a duplicate.
+        holder = granian["SocketHolder"](os.dup(self._socket.fileno()), False, BACKLOG)
+        self.port = int(self._socket.getsockname()[1])
         self._before = _os_threads()
         self._signal = granian["WorkerSignal"]()
         adapted = WSGIAdapter(self.app)
@@ -145,6 +151,9 @@ class GranianServer:
             if not _os_threads() - self._before - python:
                 break
             time.sleep(0.01)
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
 
 class WSGIAdapter:
@@ -223,9 +232,8 @@ def _granian_internals() -> dict[str, Any]:
 
     names = {
         "granian._futures": ("_new_cbscheduler",),
-        "granian._granian": ("WorkerSignal", "WSGIWorker"),
+        "granian._granian": ("SocketHolder", "WorkerSignal", "WSGIWorker"),
         "granian._loops": ("loops",),
-        "granian.net": ("SocketSpec",),
         "granian.wsgi": ("_callback_wrapper",),
     }
     found: dict[str, Any] = {}
