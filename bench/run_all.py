@@ -33,6 +33,7 @@ class Step:
 
 STEPS = (
     Step("mock_throughput", "mock_throughput.py"),
+    Step("mock_vs_wiremock", "mock_vs_wiremock.py"),
     Step("mock_memory", "mock_memory.py"),
     Step("generate_speed", "generate_speed.py"),
     Step("checker_2000", "rules_vs_sigma_cli.py", ("--rules", "2000", "--repeat", "3")),

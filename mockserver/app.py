@@ -244,5 +244,15 @@ def create_app(
 
 
 def create_app_from_env() -> Flask:
-    """Build the app from ``SOCMOCK_*`` environment variables (for gunicorn, other WSGI hosts)."""
-    return create_app(MockConfig.from_sources(env=os.environ))
+    """Build the app from ``SOCMOCK_*`` environment variables (for gunicorn, other WSGI hosts).
+
+    A host may run it in several worker processes: rate limits in ``memory://`` are then
+    counted by each worker on its own, so that is announced on standard error, every time.
+    """
+    config = MockConfig.from_sources(env=os.environ)
+    if config.rate_limit_storage.startswith("memory://"):
+        logger.warning(
+            "soc-mock: rate limits are kept in memory://, per process: under several workers "
+            "each counts on its own. Share them with SOCMOCK_RATE_LIMIT_STORAGE=redis://HOST:6379."
+        )
+    return create_app(config)

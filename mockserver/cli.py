@@ -18,6 +18,7 @@ from mockserver.clock import format_duration
 from mockserver.config import DEFAULT_HOST, DEFAULT_PORT, MockConfig
 from mockserver.errors import MockServerError
 from mockserver.fixtures import IOCS_FILE
+from mockserver.serving import DEFAULT_THREADS
 
 
 class BadInput(click.ClickException):
@@ -158,7 +159,21 @@ def main() -> None:
     "[on with a moving clock]. Env: SOCMOCK_ADMIN.",
 )
 @click.option(
-    "--access-log/--no-access-log", default=True, help="Log each request (keys redacted)."
+    "--access-log/--no-access-log",
+    default=True,
+    help="Log each request to standard error, keys redacted (buffered: flushed every 0.5 s).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1, max=64),
+    default=DEFAULT_THREADS,
+    show_default=True,
+    help="Python threads answering requests (one process: rate limits stay exact).",
+)
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Serve with werkzeug's development server instead (slow; for debugging).",
 )
 @click.option(
     "--replay",
@@ -172,10 +187,16 @@ def main() -> None:
     is_flag=True,
     help="With --replay: answer requests that were not recorded with 404 not_recorded.",
 )
-def serve(access_log: bool, replay: Path | None, replay_only: bool, **options: Any) -> None:
-    """Serve the mock API until interrupted."""
+def serve(
+    access_log: bool,
+    threads: int,
+    dev: bool,
+    replay: Path | None,
+    replay_only: bool,
+    **options: Any,
+) -> None:
+    """Serve the mock API until interrupted (granian; werkzeug with --dev)."""
     from mockserver.app import create_app
-    from mockserver.liveserver import RedactingRequestHandler, SilentRequestHandler
     from mockserver.state import state_of
 
     if replay_only and replay is None:
@@ -193,20 +214,57 @@ def serve(access_log: bool, replay: Path | None, replay_only: bool, **options: A
             recorded = Replay.load(replay / CASSETTE_FILE, only=replay_only)
             install_replay(app, recorded)
             replay_lines.append(recorded.describe())
-    except MockServerError as exc:
+    except MockServerError as exc:  # a bad --now, an unreachable rate-limit store, ...
         raise BadInput(str(exc)) from exc
+    keys = [(k.secret, k.tier, k.status) for k in state_of(app).keys if k.demo]
+    if dev:
+        _serve_werkzeug(app, config, keys, replay_lines, access_log=access_log)
+        return
+    from mockserver.serving import AccessLog, GranianServer, ServerError, wait_for_interrupt
+
+    log = AccessLog(app) if access_log else None
+    server = GranianServer(log or app, config.host, config.port, threads=threads)
+    try:
+        server.start()
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(banner(_base_url(config.host, server.port), keys))
+    for line in _extras(config) + replay_lines:
+        click.echo(line)
+    try:
+        wait_for_interrupt(server.stop)
+    finally:
+        if log is not None:
+            log.close()
+    click.echo("\nStopped.", err=True)
+
+
+def _base_url(host: str, port: int) -> str:
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _serve_werkzeug(
+    app: Any,
+    config: MockConfig,
+    keys: list[tuple[str, str, str]],
+    replay_lines: list[str],
+    *,
+    access_log: bool,
+) -> None:
+    """``--dev``: werkzeug's threaded development server (closes every connection)."""
     from werkzeug.serving import make_server
+
+    from mockserver.liveserver import RedactingRequestHandler, SilentRequestHandler
 
     handler = RedactingRequestHandler if access_log else SilentRequestHandler
     try:
         server = make_server(config.host, config.port, app, threaded=True, request_handler=handler)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {config.host}:{config.port}: {exc}") from exc
-    host = f"[{config.host}]" if ":" in config.host else config.host
-    keys = [(k.secret, k.tier, k.status) for k in state_of(app).keys if k.demo]
-    click.echo(banner(f"http://{host}:{server.server_port}", keys))
+    click.echo(banner(_base_url(config.host, server.server_port), keys))
     for line in _extras(config) + replay_lines:
         click.echo(line)
+    click.echo("Development server (werkzeug): for debugging, not for load.")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,14 +1,15 @@
-"""A real HTTP server for the mock on a loopback port, in a daemon thread.
+"""A real HTTP server for the mock on a loopback port, in this process.
 
 ``with LiveServer(app) as server: requests.get(server.url + "/healthz")``. Port 0 (the
-default) lets the OS choose a free port. Exceptions raised while serving are stored and
-re-raised in the calling thread when the server stops, or by :meth:`LiveServer.check`, so that
-a test sees the server's error, not just a 500: those of a view (Flask's
-``got_request_exception``), those of WSGI middleware outside Flask's dispatch (the fault
-layer, a request recorder: caught by an outermost :class:`ErrorRecorder` around
-``app.wsgi_app``), and those of the server loop. A client hanging up (``ConnectionError``,
-including the ``reset`` fault's own) is not an error of the server. Access-log lines have API
-keys redacted.
+default) lets the OS choose a free port. The server is the one ``soc-mock serve`` runs,
+granian (:mod:`mockserver.serving`), unless ``server="werkzeug"`` (``soc-mock serve --dev``).
+Exceptions raised while serving are stored and re-raised in the calling thread when the
+server stops, or by :meth:`LiveServer.check`, so that a test sees the server's error, not
+just a 500: those of a view (Flask's ``got_request_exception``), those of WSGI middleware
+outside Flask's dispatch (the fault layer, a request recorder: caught by an outermost
+:class:`ErrorRecorder` around ``app.wsgi_app``), and those of the server loop. A client
+hanging up (``ConnectionError``, including the ``reset`` fault's own) is not an error of the
+server. Access-log lines have API keys redacted.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from flask import Flask, got_request_exception
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from mockserver.errors import MockServerError, redact
+from mockserver.serving import DEFAULT_THREADS, AccessLog, GranianServer, ServerError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 LOOPBACK = "127.0.0.1"
+#: The servers a LiveServer can run: the default, and werkzeug's development server.
+SERVERS = ("granian", "werkzeug")
 
 
 class RedactingRequestHandler(WSGIRequestHandler):
@@ -87,15 +91,27 @@ class LiveServer:
     """Serve a WSGI app on ``host:port`` in a daemon thread; a context manager."""
 
     def __init__(
-        self, app: Flask, host: str = LOOPBACK, port: int = 0, *, access_log: bool = False
+        self,
+        app: Flask,
+        host: str = LOOPBACK,
+        port: int = 0,
+        *,
+        access_log: bool = False,
+        server: str = "granian",
+        threads: int = DEFAULT_THREADS,
     ) -> None:
-        """Prepare (but do not start) a server for ``app``."""
+        """Prepare (but do not start) a server for ``app``: ``server`` is granian or werkzeug."""
+        if server not in SERVERS:
+            raise LiveServerError(f"unknown server {server!r}; known: {', '.join(SERVERS)}")
         self.app = app
         self.access_log = access_log
         self.host = host
         self.port = port
+        self.server = server
+        self.threads = threads
         self.errors: list[BaseException] = []
-        self._server: BaseWSGIServer | None = None
+        self._server: BaseWSGIServer | GranianServer | None = None
+        self._access_log: AccessLog | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._wrapped: WSGIApplication | None = None
@@ -124,6 +140,10 @@ class LiveServer:
         self._wrapped = self.app.wsgi_app
         self.app.wsgi_app = ErrorRecorder(self._wrapped, self._record_escaped)  # type: ignore[method-assign]
         try:
+            if self.server == "granian":
+                self._server = self._start_granian()
+                self.port = self._server.port
+                return self
             self._server = make_server(
                 self.host,
                 self.port,
@@ -144,8 +164,18 @@ class LiveServer:
         self._thread.start()
         return self
 
+    def _start_granian(self) -> GranianServer:
+        app: WSGIApplication = self.app
+        if self.access_log:
+            app = self._access_log = AccessLog(app)
+        try:
+            server = GranianServer(app, self.host, self.port, threads=self.threads)
+            return server.start()
+        except ServerError as exc:
+            raise LiveServerError(str(exc)) from exc
+
     def _serve(self) -> None:
-        assert self._server is not None
+        assert isinstance(self._server, BaseWSGIServer)
         try:
             self._server.serve_forever(poll_interval=0.1)
         except BaseException as exc:  # noqa: BLE001 - stored and re-raised in the caller
@@ -170,8 +200,14 @@ class LiveServer:
     def stop(self) -> None:
         """Stop serving, close the socket, then re-raise any stored exception."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            if isinstance(self._server, GranianServer):
+                self._server.stop()
+            else:
+                self._server.shutdown()
+                self._server.server_close()
+            if self._access_log is not None:
+                self._access_log.close()
+                self._access_log = None
             if self._thread is not None:
                 self._thread.join(timeout=10)
             got_request_exception.disconnect(self._record, self.app)

@@ -20,11 +20,28 @@ mock's data clock says.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 from mockserver.config import DEFAULT_ANONYMOUS_LIMITS, Tier
 from mockserver.errors import ConfigError
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with any password replaced by ``***`` (``redis://:***@host:6379``)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URI in it redacted."""
+    return re.sub(r"[a-z+]+://[^\s'\"]+", lambda m: redact_uri(m.group(0)), text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +82,15 @@ class RateLimiter:
         from limits.storage import storage_from_string
         from limits.strategies import MovingWindowRateLimiter
 
+        shown = redact_uri(storage_uri)
         try:
             storage = storage_from_string(storage_uri)
         except ConfigurationError as exc:
-            raise ConfigError(f"rate-limit storage {storage_uri!r}: {exc}") from exc
+            raise ConfigError(f"rate-limit storage {shown!r}: {redact(str(exc))}") from exc
+        # Checked now: an unreachable Redis would otherwise turn every request into a 500.
+        if not storage.check():
+            where = urlsplit(storage_uri).netloc.rpartition("@")[2] or storage_uri
+            raise ConfigError(f"rate-limit storage {shown!r}: no answer from {where}")
         self._limiter: Any = MovingWindowRateLimiter(storage)
         self._items: dict[str, list[Any]] = {
             tier.name: parse_many(tier.rate_limits) for tier in tiers

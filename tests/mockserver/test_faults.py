@@ -129,7 +129,7 @@ def test_parse_fault_spec_rejects_bad_specs(text: str) -> None:
 @given(
     name=st.sampled_from(sorted(FAULTS)),
     rate=st.sampled_from([0.0, 0.25, 0.5, 1.0]),
-    millis=st.integers(min_value=0, max_value=120_000),
+    millis=st.integers(min_value=0, max_value=int(MAX_DELAY_SECONDS * 1000)),
     max_times=st.none() | st.integers(min_value=0, max_value=9),
 )
 def test_spec_text_round_trips(name: str, rate: float, millis: int, max_times: int | None) -> None:
@@ -139,8 +139,14 @@ def test_spec_text_round_trips(name: str, rate: float, millis: int, max_times: i
     assert 0 <= spec.duration <= (FAULTS[name].max_seconds or 0)
 
 
-def test_durations_are_capped() -> None:
-    assert parse_fault_spec("latency:999s").duration == MAX_DELAY_SECONDS
+@pytest.mark.parametrize(
+    ("text", "limit"), [("latency:13s", "10s"), ("jitter:10001ms", "10s"), ("dribble:31s", "30s"),
+                        ("429-burst:61s", "60s")],
+)  # fmt: skip
+def test_durations_over_the_cap_are_refused_not_capped(text: str, limit: str) -> None:
+    with pytest.raises(FaultSpecError, match=f"at most {limit}"):
+        parse_fault_spec(text)
+    assert parse_fault_spec(text.split(":")[0] + ":" + limit).seconds == float(limit[:-1])
 
 
 # --- body rewrites (pure) -----------------------------------------------------------------
@@ -218,10 +224,14 @@ def test_header_is_refused_from_a_non_loopback_client(config: MockConfig) -> Non
 
 def test_unknown_fault_header_is_a_400(config: MockConfig) -> None:
     app, _ = faulty_app(config)
-    response = get(app, fault="meteor")
-    assert response.status_code == 400
-    assert error_code(response) == "invalid_parameter"
-    assert json.loads(response.get_data())["error"]["details"]["parameter"] == "X-Mock-Fault"
+    for bad in ("meteor", "latency:13s"):
+        response = get(app, fault=bad)
+        assert response.status_code == 400
+        assert error_code(response) == "invalid_parameter"
+        error = json.loads(response.get_data())["error"]
+        assert error["details"]["header"] == "X-Mock-Fault"
+        assert error["message"].startswith("Invalid value for header 'X-Mock-Fault'")
+        assert "query parameter" not in json.dumps(error)
 
 
 @pytest.mark.parametrize(
@@ -269,11 +279,12 @@ def test_429_burst_lasts_until_reset(config: MockConfig) -> None:
     assert get(app).status_code == 200
 
 
-def test_latency_sleeps_its_duration_capped(config: MockConfig) -> None:
+def test_latency_sleeps_its_duration(config: MockConfig) -> None:
     app, recorder = faulty_app(config)
     assert get(app, fault="latency").status_code == 200
     assert get(app, fault="latency:1500ms").status_code == 200
-    assert get(app, fault="latency:3600s").status_code == 200
+    assert get(app, fault="latency:10s").status_code == 200
+    assert get(app, fault="latency:3600s").status_code == 400  # refused, never slept
     assert recorder.sleeps == [0.2, 1.5, MAX_DELAY_SECONDS]
 
 

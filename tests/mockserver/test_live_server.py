@@ -81,13 +81,23 @@ def test_two_servers_do_not_share_a_port(app: Flask) -> None:
         assert one.port != two.port
 
 
-def test_access_log_redacts_keys(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("kind", ["granian", "werkzeug"])
+def test_access_log_redacts_keys(
+    app: Flask, kind: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
     caplog.set_level("INFO", logger="werkzeug")
-    with LiveServer(app, access_log=True) as server:
+    with LiveServer(app, access_log=True, server=kind) as server:
         get(server.url + "/api/v1/iocs/sigma?limit=1&api_key=sk_live_demo_pro")
+    # granian's log is the mock's own buffered writer (standard error); werkzeug's, logging.
     lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
-    assert any("api_key=sk_live_…_pro" in line for line in lines), lines
+    lines += capsys.readouterr().err.splitlines()
+    assert any("api_key=sk_live_…_pro" in line and " 200 " in line for line in lines), lines
     assert not any("sk_live_demo_pro" in line for line in lines)
+
+
+def test_unknown_server_kind_is_refused(app: Flask) -> None:
+    with pytest.raises(LiveServerError, match="unknown server 'gunicorn'"):
+        LiveServer(app, server="gunicorn")
 
 
 def _middleware_app(failure: BaseException, *, in_body: bool = False) -> Flask:
@@ -135,8 +145,7 @@ def test_client_disconnects_are_not_server_errors() -> None:
 
 
 def test_a_fault_layer_failure_reaches_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mockserver import faults
-    from mockserver.faults import FaultSettings, install_faults
+    from mockserver.faults import FaultSettings, install_faults, middleware
 
     app = create_app(MockConfig())
     install_faults(app, FaultSettings(enabled=True))
@@ -144,7 +153,7 @@ def test_a_fault_layer_failure_reaches_the_test(monkeypatch: pytest.MonkeyPatch)
     def broken(name: str, body: bytes) -> bytes:
         raise RuntimeError("fault layer bug")
 
-    monkeypatch.setattr(faults, "rewrite_body", broken)
+    monkeypatch.setattr(middleware, "rewrite_body", broken)
     server = LiveServer(app).start()
     status, _ = get(
         server.url + "/api/v1/iocs/sigma?limit=1",

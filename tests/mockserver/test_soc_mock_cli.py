@@ -83,27 +83,28 @@ def test_banner_shows_keys_and_working_commands() -> None:
 
 
 class _FakeServer:
-    """Stands in for werkzeug's server: records the app, then 'Ctrl+C' at once."""
+    """Stands in for the HTTP server: records the app it was given, binds nothing."""
 
-    server_port = 8123
+    def __init__(self, served: list[Any], app: Any, host: str, port: int, **_: Any) -> None:
+        self.port = port or 8123
+        served.append(getattr(app, "app", app))  # under the access log, the app itself
 
-    def __init__(self, served: list[Any], app: Any) -> None:
-        served.append(app)
+    def start(self) -> _FakeServer:
+        return self
 
-    def serve_forever(self) -> None:
-        raise KeyboardInterrupt
-
-    def server_close(self) -> None:
+    def stop(self) -> None:
         pass
 
 
 def serve(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Any, Any]:
-    import werkzeug.serving
+    """Run ``soc-mock serve ARGS`` as far as serving (then 'Ctrl+C' at once): (result, app)."""
+    from mockserver import serving
 
     served: list[Any] = []
     monkeypatch.setattr(
-        werkzeug.serving, "make_server", lambda host, port, app, **_: _FakeServer(served, app)
+        serving, "GranianServer", lambda app, host, port, **kw: _FakeServer(served, app, host, port)
     )
+    monkeypatch.setattr(serving, "wait_for_interrupt", lambda stop: stop())
     result = runner.invoke(main, ["serve", *args])
     return result, served[0] if served else None
 

@@ -1,14 +1,8 @@
-"""Faults for testing clients on the bad days: a registry of named faults and a WSGI middleware.
+"""The fault WSGI middleware: it lets the app answer, then decorates the answer.
 
-Faults are off by default. They are chosen per run (``soc-mock serve --fault NAME[:ARG...]``,
-parsed by :func:`parse_fault_spec`) or per request with the header ``X-Mock-Fault: NAME[:ARG...]``,
-which is honoured only when faults are enabled and the client is on a loopback address (a 403
-envelope otherwise). ``ARG`` is a rate in [0, 1] (``503:0.3``), a duration (``latency:200ms``,
-``429-burst:3s``) or a cap on how many times the fault fires (``503:max=2``).
-
-The middleware wraps ``app.wsgi_app``; it lets the app answer, then decorates only 200 answers
-to ``/api/v1/...`` (a 401 stays a 401). All dice come from one ``random.Random(seed)`` drawn in
-request order, so a run is reproducible; every delay is capped.
+It wraps ``app.wsgi_app`` and decorates only 200 answers to ``/api/v1/...`` (a 401 stays a
+401). All dice come from one ``random.Random(seed)`` drawn in request order, so a run is
+reproducible; every delay is capped.
 """
 
 from __future__ import annotations
@@ -16,176 +10,42 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
-import os
 import random
-import re
-import socket
-import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 from mockserver.errors import (
     APIError,
     BadGateway,
-    ConfigError,
     FaultInjectionRefused,
     InternalError,
-    InvalidParameter,
     RateLimitExceeded,
     ServiceUnavailable,
+    echo,
     envelope,
     new_request_id,
+    redact,
 )
+from mockserver.faults.catalogue import (
+    API_PREFIX,
+    DRIBBLE_PIECES,
+    FAULT_HEADER,
+    FAULTS,
+    FaultSettings,
+    FaultSpec,
+    FaultSpecError,
+    parse_fault_spec,
+)
+from mockserver.faults.connections import ARRIVED_KEY, abort_connection
+from mockserver.faults.rewrites import rewrite_body, truncation_point
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-FAULT_HEADER: Final = "X-Mock-Fault"
-API_PREFIX: Final = "/api/v1/"
-#: Upper bounds that keep every fault finite, whatever the caller asks for.
-MAX_DELAY_SECONDS: Final = 10.0
-MAX_BURST_SECONDS: Final = 60.0
-MAX_DRIBBLE_SECONDS: Final = 30.0
-DRIBBLE_PIECES: Final = 20
-
-Stage = Literal["delay", "status", "body", "delivery"]
-
-
-class FaultSpecError(ConfigError):
-    """A fault specification (``--fault`` value or ``X-Mock-Fault`` header) is malformed."""
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A named fault: one-line help, stage, duration bounds. Stages apply in order: ``delay``
-    (sleep), ``status`` (replace the answer), ``body`` (rewrite YAML), ``delivery`` (bytes)."""
-
-    name: str
-    summary: str
-    stage: Stage
-    yaml_only: bool = False
-    default_seconds: float | None = None
-    max_seconds: float | None = None
-
-
-_REGISTRY: Final = (
-    Fault("429-burst", "429 rate_limit_exceeded with X-RateLimit-* until the burst's reset "
-          "(default 2s)", "status", default_seconds=2.0, max_seconds=MAX_BURST_SECONDS),
-    Fault("500", "500 internal_error in the JSON error envelope", "status"),
-    Fault("502", "502 bad_gateway in the JSON error envelope", "status"),
-    Fault("503", "503 service_unavailable in the JSON error envelope", "status"),
-    Fault("latency", "fixed delay before the answer (default 200ms, max 10s)", "delay",
-          default_seconds=0.2, max_seconds=MAX_DELAY_SECONDS),
-    Fault("jitter", "seeded random delay between 0 and the duration (default 500ms, max 10s)",
-          "delay", default_seconds=0.5, max_seconds=MAX_DELAY_SECONDS),
-    Fault("dribble", "body sent in 20 slow pieces over the duration (default 1s, max 30s)",
-          "delivery", default_seconds=1.0, max_seconds=MAX_DRIBBLE_SECONDS),
-    Fault("truncate", "Content-Length promised, body cut mid-document, connection closed",
-          "delivery"),
-    Fault("reset", "connection reset (TCP RST) before any byte of the answer", "delivery"),
-    Fault("invalid-yaml", "an unparseable YAML document in the middle of the rules", "body",
-          yaml_only=True),
-    Fault("duplicate-id", "one rule document served twice (a duplicate id)", "body",
-          yaml_only=True),
-    Fault("action-global", "an 'action: global' document first, merged by pySigma into "
-          "every rule", "body", yaml_only=True),
-    Fault("bom-crlf", "UTF-8 byte order mark and CRLF line ends (valid YAML: must still work)",
-          "body", yaml_only=True),
-    Fault("empty-200", "200 with an empty body (no rules), headers kept", "body", yaml_only=True),
-)  # fmt: skip
-#: Every fault by name, in the order ``soc-mock faults`` lists them.
-FAULTS: Final[Mapping[str, Fault]] = MappingProxyType({f.name: f for f in _REGISTRY})
-
-
-def describe_faults() -> list[str]:
-    """Return one help line per fault, for ``soc-mock faults``."""
-    width = max(len(name) for name in FAULTS)
-    return [f"{f.name.ljust(width)}  {f.summary}" for f in FAULTS.values()]
-
-
-@dataclass(frozen=True)
-class FaultSpec:
-    """A chosen fault: fire with probability ``rate``, at most ``max_times`` times if given."""
-
-    name: str
-    rate: float = 1.0
-    seconds: float | None = None
-    max_times: int | None = None
-
-    @property
-    def fault(self) -> Fault:
-        """The registered fault this spec names."""
-        return FAULTS[self.name]
-
-    @property
-    def duration(self) -> float:
-        """The effective duration in seconds, capped by the fault's maximum."""
-        fault = self.fault
-        chosen = self.seconds if self.seconds is not None else fault.default_seconds or 0.0
-        return min(chosen, fault.max_seconds or 0.0)
-
-    def __str__(self) -> str:
-        """Render back to the ``NAME[:ARG...]`` form that :func:`parse_fault_spec` reads."""
-        parts = [self.name]
-        if self.rate != 1.0:
-            parts.append(f"{self.rate:g}")
-        if self.seconds is not None:
-            parts.append(f"{self.seconds!r}s")
-        if self.max_times is not None:
-            parts.append(f"max={self.max_times}")
-        return ":".join(parts)
-
-
-_DURATION = re.compile(r"\A(\d+(?:\.\d+)?)(ms|s)\Z")
-_MAX_TIMES = re.compile(r"\Amax=(\d+)\Z")
-
-
-def parse_fault_spec(text: str) -> FaultSpec:
-    """Parse ``NAME[:ARG...]`` (ARG: a rate, a duration such as ``200ms``, or ``max=N``)."""
-    name, *args = text.strip().split(":")
-    if name not in FAULTS:
-        raise FaultSpecError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
-    spec = FaultSpec(name)
-    for arg in args:
-        duration, max_times = _DURATION.match(arg), _MAX_TIMES.match(arg)
-        if duration:
-            if FAULTS[name].max_seconds is None:
-                raise FaultSpecError(f"fault {name!r} takes no duration (got {arg!r})")
-            divisor = 1000.0 if duration.group(2) == "ms" else 1.0
-            spec = replace(spec, seconds=float(duration.group(1)) / divisor)
-        elif max_times:
-            spec = replace(spec, max_times=int(max_times.group(1)))
-        else:
-            try:
-                rate = float(arg)
-            except ValueError:
-                raise FaultSpecError(f"bad argument {arg!r} in fault {text!r}") from None
-            if not 0.0 <= rate <= 1.0:
-                raise FaultSpecError(f"rate {arg!r} in fault {text!r} is not in [0, 1]")
-            spec = replace(spec, rate=rate)
-    return spec
-
-
-@dataclass(frozen=True)
-class FaultSettings:
-    """The fault part of the mock's configuration: ``enabled`` gates both specs and header."""
-
-    enabled: bool = False
-    specs: tuple[FaultSpec, ...] = ()
-    seed: int = 0
-
-    @classmethod
-    def from_options(
-        cls, specs: Sequence[str] = (), *, enabled: bool = False, seed: int = 0
-    ) -> FaultSettings:
-        """Build settings from CLI values; naming any fault enables faults."""
-        parsed = tuple(parse_fault_spec(s) for s in specs)
-        return cls(enabled=enabled or bool(parsed), specs=parsed, seed=seed)
 
 
 @dataclass(frozen=True)
@@ -217,6 +77,20 @@ class FaultEvent:
     path: str
 
 
+class InvalidFaultHeader(APIError):
+    """400 for an ``X-Mock-Fault`` header the mock cannot read (named as the header it is)."""
+
+    status = 400
+    code = "invalid_parameter"
+
+    def __init__(self, received: str, reason: str) -> None:
+        """Say which header, what it may hold and (redacted, truncated) what it held."""
+        super().__init__(
+            f"Invalid value for header '{FAULT_HEADER}': {redact(reason)}.",
+            details={"header": FAULT_HEADER, "allowed": list(FAULTS), "received": echo(received)},
+        )
+
+
 #: Headers a 5xx fault keeps from the real answer (its X-Request-Id is reused as well).
 _KEPT_HEADERS: Final = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 _STATUS_ERRORS: Final[Mapping[str, Callable[[], APIError]]] = MappingProxyType({
@@ -224,57 +98,6 @@ _STATUS_ERRORS: Final[Mapping[str, Callable[[], APIError]]] = MappingProxyType({
     "502": lambda: BadGateway("Bad gateway: the upstream server did not answer."),
     "503": lambda: ServiceUnavailable("Service unavailable, try again later."),
 })  # fmt: skip
-_INVALID_DOCUMENT: Final = "title: [unterminated flow sequence\nid: 'broken\n"
-_GLOBAL_DOCUMENT: Final = "action: global\nlogsource:\n  product: linux\n"
-_DOCUMENT_SEPARATOR: Final = re.compile(r"(?m)^---[ \t]*\r?\n")
-
-
-def split_documents(body: bytes) -> list[str]:
-    """Split a multi-document YAML body on ``---`` lines, dropping empty documents."""
-    return [d for d in _DOCUMENT_SEPARATOR.split(body.decode("utf-8")) if d.strip()]
-
-
-def rewrite_body(name: str, body: bytes) -> bytes:
-    """Apply a ``body`` stage fault to a Sigma YAML body (a pure function)."""
-    if name == "empty-200":
-        return b""
-    if name == "bom-crlf":
-        return b"\xef\xbb\xbf" + body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    documents = split_documents(body)
-    middle = len(documents) // 2
-    if name == "invalid-yaml":
-        documents.insert(middle, _INVALID_DOCUMENT)
-    elif name == "duplicate-id" and documents:
-        documents.insert(middle + 1, documents[middle])
-    elif name == "action-global":
-        documents.insert(0, _GLOBAL_DOCUMENT)
-    return "---\n".join(d if d.endswith("\n") else d + "\n" for d in documents).encode("utf-8")
-
-
-def truncation_point(body: bytes) -> int:
-    """Return where ``truncate`` cuts: the middle of the middle document (never the end)."""
-    documents = [d.encode("utf-8") for d in split_documents(body)] or [body]
-    target = documents[len(documents) // 2]
-    cut = max(body.find(target), 0) + max(1, len(target) // 2)  # in bytes: may split a character
-    return max(0, min(cut, len(body) - 1))
-
-
-def abort_connection(environ: WSGIEnvironment) -> None:
-    """Reset the client's TCP connection (RST, no FIN) and raise ConnectionResetError.
-
-    With werkzeug's server the connection socket is in ``environ['werkzeug.socket']``: with
-    SO_LINGER 0, closing its descriptor sends a RST; ``dup2``-ing a dead socketpair end over it
-    closes it, so the server then reads EOF and writes into a broken pipe, never a recycled
-    descriptor. Elsewhere (other servers, test clients) the exception alone is the fallback.
-    """
-    sock = environ.get("werkzeug.socket")
-    if isinstance(sock, socket.socket) and sock.fileno() >= 0:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        alive, dead = socket.socketpair()
-        dead.close()
-        os.dup2(alive.fileno(), sock.fileno())
-        alive.close()
-    raise ConnectionResetError("mock fault: connection reset")
 
 
 def is_loopback_address(address: str | None) -> bool:
@@ -341,6 +164,7 @@ class FaultMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Answer one request, with faults if enabled and chosen."""
+        environ.setdefault(ARRIVED_KEY, time.time())  # tells the reset fault its connection
         header = environ.get("HTTP_X_MOCK_FAULT")
         requested: FaultSpec | None = None
         if header is not None:
@@ -365,7 +189,7 @@ class FaultMiddleware:
             # One request asks for one fault: a rate would be meaningless, so it always fires.
             return replace(parse_fault_spec(header), rate=1.0, max_times=None)
         except FaultSpecError as exc:
-            return error_reply(InvalidParameter(FAULT_HEADER, list(FAULTS), header, str(exc)))
+            return error_reply(InvalidFaultHeader(header, str(exc)))
 
     def _capture(self, environ: WSGIEnvironment) -> Reply:
         """Run the app and collect its whole answer."""
@@ -445,13 +269,16 @@ class FaultMiddleware:
         self, reply: Reply, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         """Start the response and return the body, delivered as the reply's fault says."""
+        if reply.delivery is not None and reply.delivery.name == "reset":
+            # Before start_response: granian sends the headers as soon as the app returns.
+            abort_connection(environ)
         start_response(reply.status, list(reply.headers))
         if reply.delivery is None:
             return [reply.body]
-        if reply.delivery.name == "reset":
-            return _reset_body(environ)
         if reply.delivery.name == "truncate":
-            return [reply.body[: truncation_point(reply.body)]] if reply.body else []
+            # A stream, not a list: given the whole (short) body at once, granian drops the
+            # connection over the Content-Length it contradicts, at times before sending it.
+            return iter([reply.body[: truncation_point(reply.body)]] if reply.body else [])
         return self._dribble(reply.body, reply.delivery.duration)
 
     def _dribble(self, body: bytes, seconds: float) -> Iterator[bytes]:
@@ -461,11 +288,6 @@ class FaultMiddleware:
             if offset:
                 self._sleep(seconds / DRIBBLE_PIECES)
             yield body[offset : offset + size]
-
-
-def _reset_body(environ: WSGIEnvironment) -> Iterator[bytes]:
-    abort_connection(environ)  # when the server starts sending the body
-    yield b""  # pragma: no cover - abort_connection always raises
 
 
 def install_faults(
