@@ -104,6 +104,7 @@ def prepare(module: str, tests: list[str], work: Path, *, again: bool) -> None:
         # copy2 keeps mtimes: mutmut re-mutates only the sources that changed since.
         # (mutmut's also_copy then refreshes tests/ and fixtures/ inside mutants/.)
         shutil.copytree(ROOT / name, work / name, ignore=IGNORED, dirs_exist_ok=True)
+    undecorate_checks(work / module)
     text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     # Replace the whole [tool.mutmut] table (up to the next table header).
     base = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[)", "", text)
@@ -111,6 +112,19 @@ def prepare(module: str, tests: list[str], work: Path, *, again: bool) -> None:
     table.update(only_mutate=[module], pytest_add_cli_args_test_selection=tests)
     lines = ["[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in table.items()]
     (work / "pyproject.toml").write_text(base + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+_REGISTERED = re.compile(r"^@check\((?P<scope>[^)]*)\)\n(?P<def>def (?P<name>\w+)\()", re.M)
+
+
+def undecorate_checks(path: Path) -> None:
+    """Register the copy's ``@check`` functions after the fact: mutmut skips decorated ones."""
+    text = path.read_text(encoding="utf-8")
+    checks = [(m["scope"], m["name"]) for m in _REGISTERED.finditer(text)]
+    if checks:
+        lines = [f"check({scope})({name})" for scope, name in checks]
+        text = _REGISTERED.sub(r"\g<def>", text) + "\n\n" + "\n".join(lines) + "\n"
+        path.write_text(text, encoding="utf-8")
 
 
 def mutmut(work: Path, *args: str, log: Path | None = None) -> str:
