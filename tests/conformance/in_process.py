@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,11 +58,17 @@ class WSGIAdapter(HTTPAdapter):
         return self.build_response(request, raw)
 
 
-def mock_app(plant: Plant | None = None) -> tuple[Any, Guard | None]:
-    """The real mock (the catalogue's feed), behind ``plant`` when given."""
+def mock_app(plant: Plant | None = None, *, cap: int | None = None) -> tuple[Any, Guard | None]:
+    """The real mock (the catalogue's feed), behind ``plant`` when given; ``cap``: the most
+    rules one Pro answer holds (the vendor's 10,000 otherwise)."""
     from mockserver.app import create_app
+    from mockserver.config import DEFAULT_TIERS, MockConfig
 
-    app = create_app(dataset=feed())
+    tiers = tuple(
+        replace(t, max_results=cap) if cap is not None and t.name == "pro" else t
+        for t in DEFAULT_TIERS
+    )
+    app = create_app(MockConfig(tiers=tiers), dataset=feed())
     guard = None
     if plant is not None:
         guard = Guard(plant(app.wsgi_app))
@@ -76,9 +83,10 @@ def run_checks(
     strict: bool = False,
     max_examples: int = 10,
     seed: int = 7,
+    cap: int | None = None,
 ) -> dict[str, CheckResult]:
     """Run the named server checks on the mock in-process; results by name."""
-    app, guard = mock_app(plant)
+    app, guard = mock_app(plant, cap=cap)
     config = ServerConfig(
         base_url=BASE_URL,
         api_key=PRO,
