@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mockserver.config import DEFAULT_TIERS, Tier
@@ -393,6 +394,9 @@ def test_the_sigma_endpoint_stops_counting_at_a_full_page() -> None:
 spans = st.sampled_from([(name, None, 0, 1) for name in "abcde"])
 
 
+@example(1, 10, [(True, ("a", None, 0, 1), b"x")])  # one entry allowed: kept
+@example(2, 10, [(True, ("a", None, 0, 1), b"12345")] * 2 + [(True, ("b", None, 0, 1), b"67890")])
+@settings(max_examples=300)  # cheap: no store, no rendering
 @given(
     st.integers(0, 4),
     st.integers(0, 24),
@@ -438,3 +442,48 @@ def test_an_oversized_body_evicts_nothing_and_a_full_size_one_everything() -> No
     disabled = BodyCache(max_entries=0)
     disabled.put(("a", None, 0, 1), b"1")
     assert (len(disabled), disabled.get(("a", None, 0, 1))) == (0, None)
+
+
+def test_each_rule_record_and_page_body_is_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's caches: a rule rendered once, a record built once, a page's body joined
+    once (the same bytes object comes back for the same slice)."""
+    import mockserver.store
+
+    rendered: list[str] = []
+    built: list[str] = []
+    real_render, real_to_json = mockserver.store.render_rule, IOC.to_json
+
+    def render(ioc: IOC) -> str:
+        rendered.append(ioc.id)
+        return real_render(ioc)
+
+    def to_json(ioc: IOC) -> dict[str, Any]:
+        built.append(ioc.id)
+        return real_to_json(ioc)
+
+    monkeypatch.setattr(mockserver.store, "render_rule", render)
+    monkeypatch.setattr(IOC, "to_json", to_json)
+    days = [NOW - timedelta(days=n) for n in range(1, 5)]
+    iocs = [
+        IOC(
+            type="ipv4",
+            value=f"198.51.100.{n}",
+            confidence="high",
+            added=day,
+            last_seen=day,
+            feed_name="test feed",
+            category="c2",
+        )
+        for n, day in enumerate(days)
+    ]
+    store = IOCStore(iocs)
+    page = store.select(Query(limit=3), now=NOW, tier=PRO, sigma_only=True).iocs
+    first = store.rules_body(page)
+    again = store.select(Query(limit=3), now=NOW, tier=PRO, sigma_only=True).iocs
+    assert store.rules_body(again) is first
+    assert store.rules_body(list(page)) == first  # not a Page: joined afresh, same text
+    for ioc in iocs:
+        assert store.rule_text(ioc) == store.rule_text(ioc) == real_render(ioc)
+        assert store.record(ioc) == store.record(ioc)
+    assert sorted(rendered) == sorted(i.id for i in iocs)
+    assert sorted(built) == sorted(i.id for i in iocs)
