@@ -113,9 +113,9 @@ def test_split_round_trips_any_number_of_rules(types: list[str]) -> None:
 def test_whole_body_errors_say_exactly_what() -> None:
     assert parse_body(b"x" * 10, source="x", limits=LoadLimits(max_body_bytes=10)).error is None
     big = parse_body(b"x" * 11, source="x", limits=LoadLimits(max_body_bytes=10))
-    assert big.error == "body is 11 bytes, above the 10 limit"
+    assert (big.error, big.source) == ("body is 11 bytes, above the 10 limit", "x")
     latin = parse_body("title: caf\u00e9\n".encode("latin-1"), source="x")
-    assert latin.error == "body is not UTF-8: byte 10 is 0xe9"
+    assert (latin.error, latin.source) == ("body is not UTF-8: byte 10 is 0xe9", "x")
     three = parse_body(body(*["a: 1\n"] * 3), source="x", limits=LoadLimits(max_documents=3))
     assert (three.error, len(three.documents)) == (None, 3)
     many = parse_body(body(*["a: 1\n"] * 5), source="x", limits=LoadLimits(max_documents=3))
@@ -126,6 +126,7 @@ def test_whole_body_errors_say_exactly_what() -> None:
 def test_bom_and_crlf() -> None:
     rules = parse_body(b"\xef\xbb\xbfa: 1\r\nb: |\r\n  x\r\n  y\r\n", source="s")
     assert rules.warnings == ("body starts with a UTF-8 byte-order mark",)
+    assert rules.source == "s"
     [doc] = rules.documents
     assert doc.data == {"a": 1, "b": "x\ny\n"}
     assert doc.text == "a: 1\nb: |\n  x\n  y\n"
@@ -175,6 +176,10 @@ def test_alias_and_depth_limits_are_exact() -> None:
         "nesting deeper than 3 levels",
     )
     assert load_document("{[x]: 1}\n", LoadLimits(max_depth=2))[1] is LoadProblem.DEPTH
+    # Keys are one level down, like values (a list key is then refused as unhashable).
+    assert load_document("{[x]: 1}\n", LoadLimits(max_depth=3))[1] is not LoadProblem.DEPTH
+    lenient = parse_body(one_alias.encode(), source="s", limits=LoadLimits(max_aliases=1))
+    assert lenient.documents[0].data == {"a": [1], "b": [1]}
 
 
 def test_impossible_dates_are_kept_as_text() -> None:

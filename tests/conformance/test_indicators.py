@@ -81,6 +81,7 @@ def test_good_values_are_not_defanged(value: str) -> None:
         ("C:\\Windows", "C:\\Windows", False),
         ("a\\\\*", "a\\*", True),
         ("end\\", "end\\", False),
+        ("a\\X", "a\\X", False),
     ],
 )
 def test_unescape_follows_pysigma(text: str, plain: str, wild: bool) -> None:
@@ -166,6 +167,7 @@ EDGE_VALUES = [
     ("domain", "XN--ZZ.com", False),  # a punycode label in capitals is still checked
     ("domain", "XN--BCHER-KVA.example", True),
     ("domain", "a_b.example", True),
+    ("domain", "a.b2.example", True),  # only the last label must look like a TLD
     ("domain", LONGEST_NAME, True),
     ("domain", LONGEST_NAME + "b", False),
     ("url", "http://x.example:99999/", False),  # .port raises: no such port
@@ -176,6 +178,12 @@ EDGE_VALUES = [
     ("url", "1http://x.example/", False),
     ("url", "mailto:a@x.example", False),
     ("url", "http://x.example/a b", True),  # observed paths may hold spaces
+    ("url", "http://x.example/a b/c", True),
+    ("url", "http://x.example/go://a b", True),
+    ("url", "http://x.example?q=a b", True),
+    ("url", "http://x.example?a b?c", True),
+    ("url", "http://x.example#a b", True),
+    ("url", "http://x.example#a b#c", True),
     ("url", "http://x.example\t/a", False),
     ("url", "http://x\u00a0y.example/", False),  # any white space in the authority
     ("url", "http://x.example/\x1f", False),
@@ -326,6 +334,7 @@ def test_detection_values_of_every_shape() -> None:
     ]
     assert values({"sel": {"a": None, "b": False, "c": {"d": "e"}}}) == []
     assert values({"condition": "x", "sel": 7}) == []
+    assert values({"condition": "sel", "sel": "kw"}) == [(None, (), "kw")]
     assert values({7: {"f": "v"}}) == [("f", (), "v")]
     assert values(["not", "a", "map"]) == []
     assert list(detection_values({})) == []
@@ -372,3 +381,21 @@ def test_rule_identity_without_detection_or_with_odd_metadata() -> None:
     assert identity == RuleIdentity(
         id=None, title=None, level="3", date=None, ioc_type=None, value=None, tags=()
     )
+
+
+def test_a_hash_field_types_by_length_whatever_the_digits() -> None:
+    assert infer_type("Hashes", "z" * 40, None) == "sha1"
+    assert infer_type("Hashes", "z" * 64, None) == "sha256"
+    assert infer_type("Hashes", "z" * 7, None) == "md5"
+
+
+def test_rule_identity_uses_the_field_and_the_logsource() -> None:
+    url = identity_of("detection:\n  sel:\n    c-uri: evil.example\n")
+    assert (url.ioc_type, url.field) == ("url", "c-uri")
+    keyword = identity_of("logsource: {category: proxy}\ndetection:\n  keywords: [no shape]\n")
+    assert keyword.ioc_type == "url"
+    timestamp = identity_of("date: 2026-05-17T10:00:00\ndetection: {k: [x]}\n")
+    assert timestamp.date == "2026-05-17T10:00:00"
+    md5 = GOOD_VALUES["md5"]
+    escaped = identity_of(f"detection:\n  sel:\n    Hashes: '\\*MD5={md5}'\n")
+    assert (escaped.value, escaped.has_wildcards) == (f"*MD5={md5}", False)

@@ -487,3 +487,28 @@ def test_each_rule_record_and_page_body_is_built_once(monkeypatch: pytest.Monkey
         assert store.record(ioc) == store.record(ioc)
     assert sorted(rendered) == sorted(i.id for i in iocs)
     assert sorted(built) == sorted(i.id for i in iocs)
+
+
+def test_store_size_views_and_a_given_cache() -> None:
+    iocs = [
+        IOC(
+            type="ipv4",
+            value=f"198.51.100.{n}",
+            confidence="high",
+            added=NOW - timedelta(days=n + 1),
+            last_seen=NOW,
+            feed_name="test feed",
+            category="c2",
+        )
+        for n in range(3)
+    ]
+    cache = BodyCache()
+    assert (cache.max_entries, cache.max_bytes) == (64, 32 * 2**20)
+    store = IOCStore(iocs, body_cache=cache)
+    assert len(store) == 3
+    assert [i.id for i in store.iocs] == [i.id for i in reversed(iocs)]
+    page = store.select(Query(limit=2, offset=1), now=NOW, tier=PRO)
+    assert (page.limit, page.offset, page.total) == (2, 1, 3)
+    store.rules_body(page.iocs)
+    assert len(cache) == 1  # the store used the cache it was given
+    assert len(IOCStore([])) == 0

@@ -207,3 +207,38 @@ def test_from_json_defaults_and_errors() -> None:
     for broken in ({**minimal, "source": "x"}, {k: v for k, v in minimal.items() if k != "type"}):
         with pytest.raises(InvalidIOCError, match=r"^malformed IOC record: "):
             IOC.from_json(broken)
+
+
+def test_instants_ignore_the_machine_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Naive fixture times are UTC and output is UTC whatever TZ the machine runs in."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert parse_instant("2026-01-02T03:04:05") == ADDED
+        assert format_instant(ADDED) == "2026-01-02T03:04:05Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_from_json_reads_every_optional_field() -> None:
+    record = {
+        "type": "domain",
+        "value": "c2.example",
+        "confidence": "high",
+        "first_seen": "2026-01-02T03:04:05Z",
+        "last_seen": "2026-01-05T00:00:00Z",
+        "source": {"feed_name": "f", "category": "c2"},
+        "tags": ["a", 1],
+        "mitre_techniques": ["T1071"],
+        "industries": ["energy"],
+        "context": {"actor": "x", "n": 2},
+    }
+    ioc = IOC.from_json(record)
+    assert ioc.last_seen == datetime(2026, 1, 5, tzinfo=UTC)
+    assert ioc.tags == ("a", "1")
+    assert ioc.mitre_techniques == ("T1071",)
+    assert ioc.industries == ("energy",)
+    assert dict(ioc.context) == {"actor": "x", "n": "2"}
