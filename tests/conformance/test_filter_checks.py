@@ -8,14 +8,18 @@ adapter, fast enough to be the tests ``make mutation`` runs once per mutant of
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from conformance import contract
 from conformance.results import Status
-from tests.conformance.catalogue import CATALOGUE, BrokenApp
+from tests.conformance.catalogue import CATALOGUE, BrokenApp, _since_earlier
 from tests.conformance.in_process import run_checks
+from tests.conformance.planted import per_query
 
 FILTER_CHECKS = (
     "type_filter_selects_only_its_type",
@@ -67,3 +71,64 @@ def test_answers_cut_at_the_cap_are_not_judged_for_what_they_lack(
 
 def test_every_filter_and_since_check_has_a_defect_here() -> None:
     assert {entry.values[0].check for entry in DEFECTS} == set(FILTER_CHECKS + SINCE_CHECKS)
+
+
+# --- since at day resolution, and what each verdict says -------------------------------------
+
+
+def _since_later(days: int) -> Any:
+    return _since_earlier(lambda moment: -timedelta(days=days))
+
+
+def test_since_a_day_early_for_updated_iocs_is_a_warning() -> None:
+    """Rules dated before since whose IOCs were seen again since: one page says 'or updated'."""
+    result = run_checks(
+        ("since_is_strict",),
+        per_query(_since_earlier(lambda m: timedelta(days=1))),
+        max_examples=25,
+    )["since_is_strict"]
+    warning = next(f for f in result.findings if not f.documented)
+    assert re.fullmatch(
+        r"since=\S+ returned rule \S+ dated \d{4}-\d\d-\d\d, before it \(allowed only if the IOC "
+        r"was updated since: a page says 'or updated'\)",
+        warning.message,
+    ), warning.message
+    assert warning.reproduction.curl is not None
+    assert "title:" in (warning.reproduction.document or "")
+
+
+def test_since_days_late_leaves_rules_out() -> None:
+    result = run_checks(("since_is_strict",), per_query(_since_later(3)), max_examples=25)[
+        "since_is_strict"
+    ]
+    assert result.status(strict=False) is Status.FAILED
+    finding = result.findings[0]
+    assert re.fullmatch(
+        r"since=\S+ left out rule \S+, dated \d{4}-\d\d-\d\d \(after it\)", finding.message
+    ), finding.message
+    assert finding.expected is not None
+    assert finding.expected.startswith("every rule of curl ")
+    assert "title:" in (finding.reproduction.document or "")
+
+
+def test_an_inclusive_since_is_a_documented_finding_with_its_rule() -> None:
+    result = run_checks(
+        ("since_is_strict",),
+        per_query(_since_earlier(lambda m: timedelta(seconds=1))),
+        strict=True,
+        max_examples=25,
+    )["since_is_strict"]
+    [finding] = result.findings
+    assert finding.message.endswith(": 'after' is strict")
+    assert finding.expected == "no rule for an IOC added at (not after) since"
+    assert "title:" in (finding.reproduction.document or "")
+    assert finding.reproduction.curl is not None
+    assert "since=" in finding.reproduction.curl
+
+
+def test_a_null_empty_answer_is_named() -> None:
+    [entry] = [e.values[0] for e in DEFECTS if e.values[0].check == "empty_result_is_empty_body"]
+    result = run_checks(("empty_result_is_empty_body",), entry.make)["empty_result_is_empty_body"]
+    [finding] = result.findings
+    assert finding.message == "the empty answer holds a null YAML document"
+    assert finding.expected == "an empty body (zero documents)"
