@@ -150,15 +150,37 @@ def statuses(work: Path) -> dict[str, str]:
     return found
 
 
-def change_of(work: Path, name: str) -> str:
-    """The mutated line(s) of a mutant, from its diff, stripped and joined."""
-    diff = mutmut(work, "show", name)
-    added = [
-        line[1:].strip()
-        for line in diff.splitlines()
-        if line.startswith("+") and not line.startswith("+++")
-    ]
-    return " / ".join(added)
+# One process for every survivor's diff (a `mutmut show` each would start mutmut each time).
+_DIFFS = """
+import json, sys
+from pathlib import Path
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+module, names = sys.argv[1], json.loads(sys.stdin.read())
+print(json.dumps({name: get_diff_for_mutant(name, path=Path(module)) for name in names}))
+"""
+
+
+def changes_of(work: Path, module: str, names: list[str]) -> dict[str, str]:
+    """The mutated line(s) of each mutant, from its diff, stripped and joined."""
+    if not names:
+        return {}
+    done = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", _DIFFS, module],
+        cwd=work,
+        input=json.dumps(names),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    diffs: dict[str, str] = json.loads(done.stdout)
+    return {
+        name: " / ".join(
+            line[1:].strip()
+            for line in diff.splitlines()
+            if line.startswith("+") and not line.startswith("+++")
+        )
+        for name, diff in diffs.items()
+    }
 
 
 def run_module(module: str, tests: list[str], listed: dict[str, Any], *, again: bool) -> Score:
@@ -175,10 +197,10 @@ def run_module(module: str, tests: list[str], listed: dict[str, Any], *, again: 
     score = Score(module, statuses(work))
     if not score.statuses:
         sys.exit(f"{module}: mutmut produced no results; see {log}")
-    for name, status in score.statuses.items():
-        if status in KILLED or status == "skipped":
-            continue
-        change = change_of(work, name)
+    left = [n for n, status in score.statuses.items() if status not in KILLED | {"skipped"}]
+    changes = changes_of(work, module, left)
+    for name in left:
+        status, change = score.statuses[name], changes[name]
         entry = listed.get(name)
         if status == "survived" and entry and entry.get("change", "").strip() == change:
             score.equivalent.add(name)
