@@ -190,9 +190,7 @@ def run_module(module: str, tests: list[str], listed: dict[str, Any], *, again: 
     log = WORK / f"{slug(module)}.log"
     log.unlink(missing_ok=True)
     retry = [name for name, status in before.items() if status not in KILLED]
-    if again and not retry and before:
-        pass  # nothing left to kill
-    else:
+    if not (again and before and not retry):  # (nothing left to kill: nothing to run)
         mutmut(work, "run", "--max-children", "1", *retry, log=log)
     score = Score(module, statuses(work))
     if not score.statuses:
