@@ -47,7 +47,10 @@ class RuleShape:
     value_prefix: str = ""
 
 
-def _network(label: str) -> RuleShape:
+# Both builders run once, at import, to fill SHAPES: mutation testing cannot switch them per
+# test (mutmut picks a mutant after import), so their output is pinned by the byte-for-byte
+# rule tests instead.
+def _network(label: str) -> RuleShape:  # pragma: no mutate block
     return RuleShape(
         title=f"SOC Defenders - Malicious {label} Indicator",
         description=(
@@ -61,7 +64,7 @@ def _network(label: str) -> RuleShape:
     )
 
 
-def _hash(label: str) -> RuleShape:
+def _hash(label: str) -> RuleShape:  # pragma: no mutate block
     # Sysmon names the algorithms MD5, SHA1, SHA256 (no dash), whatever the title says.
     return RuleShape(
         title=f"SOC Defenders - Malicious {label} File Hash Indicator",

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.rules.documents import LoadLimits, LoadProblem, parse_body
+from conformance.rules.documents import (
+    LoadLimits,
+    LoadProblem,
+    load_document,
+    parse_body,
+    split_documents,
+)
 from tests.conformance.rule_samples import body, sample_rule
 
 
@@ -97,3 +105,113 @@ def test_split_round_trips_any_number_of_rules(types: list[str]) -> None:
     rules = parse_body(body(*(sample_rule(t) for t in types)), source="x")
     assert len(rules.documents) == len(types)
     assert all(d.mapping is not None for d in rules.documents)
+
+
+# --- Exact messages and the edges of every bound ---------------------------------------------
+
+
+def test_whole_body_errors_say_exactly_what() -> None:
+    assert parse_body(b"x" * 10, source="x", limits=LoadLimits(max_body_bytes=10)).error is None
+    big = parse_body(b"x" * 11, source="x", limits=LoadLimits(max_body_bytes=10))
+    assert (big.error, big.source) == ("body is 11 bytes, above the 10 limit", "x")
+    latin = parse_body("title: caf\u00e9\n".encode("latin-1"), source="x")
+    assert (latin.error, latin.source) == ("body is not UTF-8: byte 10 is 0xe9", "x")
+    three = parse_body(body(*["a: 1\n"] * 3), source="x", limits=LoadLimits(max_documents=3))
+    assert (three.error, len(three.documents)) == (None, 3)
+    many = parse_body(body(*["a: 1\n"] * 5), source="x", limits=LoadLimits(max_documents=3))
+    assert many.error == "5 documents, above the 3 limit: checked the first"
+    assert [d.index for d in many.documents] == [0, 1, 2]
+
+
+def test_bom_and_crlf() -> None:
+    rules = parse_body(b"\xef\xbb\xbfa: 1\r\nb: |\r\n  x\r\n  y\r\n", source="s")
+    assert rules.warnings == ("body starts with a UTF-8 byte-order mark",)
+    assert rules.source == "s"
+    [doc] = rules.documents
+    assert doc.data == {"a": 1, "b": "x\ny\n"}
+    assert doc.text == "a: 1\nb: |\n  x\n  y\n"
+    assert parse_body(b"a: 1\n", source="s").warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "problem", "error"),
+    [
+        ("", None, None),
+        ("# only a comment\n", None, None),
+        ("title: a\ntitle: b\n", LoadProblem.DUPLICATE_KEY, "duplicate key 'title' (line 2)"),
+        ("a:\n  b: 1\n  c: 2\n  b: 3\n", LoadProblem.DUPLICATE_KEY, "duplicate key 'b' (line 4)"),
+        ("1: a\n'1': b\n", None, None),  # an int and a string: two keys
+        ("x: !!int nope\n", LoadProblem.SYNTAX, "cannot construct a value: "),
+        ("x: !foo bar\n", LoadProblem.TAG, "unsupported YAML tag: "),
+        ("x: [a\n", LoadProblem.SYNTAX, "invalid YAML: "),
+        ("x: " + "[" * 1200 + "]" * 1200, LoadProblem.DEPTH, "nesting too deep: "),
+    ],
+)
+def test_load_problems(text: str, problem: LoadProblem | None, error: str | None) -> None:
+    data, got_problem, got_error = load_document(text, LoadLimits(max_depth=10_000))
+    assert got_problem is problem
+    if error is None:
+        assert got_error is None
+    else:
+        assert got_error is not None
+        assert got_error.startswith(error)
+        assert got_error == error or error.endswith(": ")
+        assert data is None
+
+
+def test_alias_and_depth_limits_are_exact() -> None:
+    one_alias = "a: &x [1]\nb: *x\n"
+    two_aliases = one_alias + "c: *x\n"
+    assert load_document(one_alias, LoadLimits(max_aliases=1))[0] == {"a": [1], "b": [1]}
+    assert load_document(two_aliases, LoadLimits(max_aliases=2))[1] is None
+    assert load_document(two_aliases, LoadLimits(max_aliases=1))[1:] == (
+        LoadProblem.ALIAS,
+        "YAML aliases/anchors are not allowed in a rule feed",
+    )
+    assert load_document(one_alias)[1] is LoadProblem.ALIAS  # none allowed by default
+    # The root mapping is level 1, the outer list 2, the inner list 3, its scalar 4.
+    assert load_document("a: [[x]]\n", LoadLimits(max_depth=4))[0] == {"a": [["x"]]}
+    assert load_document("a: [[x]]\n", LoadLimits(max_depth=3))[1:] == (
+        LoadProblem.DEPTH,
+        "nesting deeper than 3 levels",
+    )
+    assert load_document("{[x]: 1}\n", LoadLimits(max_depth=2))[1] is LoadProblem.DEPTH
+    # Keys are one level down, like values (a list key is then refused as unhashable).
+    assert load_document("{[x]: 1}\n", LoadLimits(max_depth=3))[1] is not LoadProblem.DEPTH
+    lenient = parse_body(one_alias.encode(), source="s", limits=LoadLimits(max_aliases=1))
+    assert lenient.documents[0].data == {"a": [1], "b": [1]}
+
+
+def test_impossible_dates_are_kept_as_text() -> None:
+    doc = parse_body(b"a: 2026-02-30\nb: 2026-05-17\n", source="x").documents[0]
+    assert doc.data == {"a": "2026-02-30", "b": date(2026, 5, 17)}
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        ("", []),
+        ("# preamble\n\n---\na: 1\n", [("a: 1\n", False)]),
+        ("a: 1\n", [("a: 1\n", False)]),
+        ("a: 1\n--- b: 2\n", [("a: 1\n", False), ("b: 2\n", False)]),
+        ("a: 1\n---\t\nb\n", [("a: 1\n", False), ("b\n", False)]),
+        ("a: |\n  ----\n  --- x\n", [("a: |\n  ----\n  --- x\n", False)]),
+        ("a: 1\n----\n", [("a: 1\n----\n", False)]),
+        ("a: 1\n---\n", [("a: 1\n", False), ("", True)]),
+        ("a: 1\n---\n# end\n", [("a: 1\n", False), ("# end\n", True)]),
+        ("---\n---\na\n", [("", False), ("a\n", False)]),
+    ],
+)
+def test_split_documents(text: str, pieces: list[tuple[str, bool]]) -> None:
+    assert split_documents(text) == pieces
+
+
+def test_document_views() -> None:
+    rules = parse_body(body(sample_rule("ipv4"), "- a\n"), source="src")
+    mapping, sequence = rules.documents
+    assert mapping.mapping is mapping.data
+    assert sequence.mapping is None
+    assert mapping.identity is mapping.identity  # computed once
+    assert mapping.identity is not None
+    assert mapping.identity.ioc_type == "ipv4"
+    assert (mapping.source, mapping.error, mapping.problem) == ("src", None, None)

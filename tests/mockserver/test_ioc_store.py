@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
+from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from mockserver.config import DEFAULT_TIERS, Tier
@@ -16,8 +18,6 @@ from mockserver.model import (
     INDUSTRIES,
     IOC,
     IOC_TYPES,
-    RULE_ID_NAMESPACE,
-    rule_id,
 )
 from mockserver.query import Query
 from mockserver.render import has_rule, render_rule
@@ -283,7 +283,232 @@ def test_records_are_built_once_and_copied(iocs: list[IOC]) -> None:
             assert store.rule_text(ioc) == render_rule(ioc)
 
 
-@given(st.sampled_from(IOC_TYPES), st.text(alphabet=st.characters(codec="utf-8")))
-def test_rule_id_is_uuid5_of_type_and_value(ioc_type: str, value: str) -> None:
-    expected = str(uuid.uuid5(RULE_ID_NAMESPACE, f"{ioc_type}:{value}"))
-    assert rule_id(ioc_type, value) == expected
+# Few industries and categories, so that an industry or category filter matches often and the
+# walk's counting, offset paging and stop at a full page are checked, not only its misses.
+FEW_INDUSTRIES = INDUSTRIES[:2]
+FEW_CATEGORIES = CATEGORIES[:2]
+
+
+@st.composite
+def dense_datasets(draw: st.DrawFn) -> list[IOC]:
+    """Up to 30 IOCs of a type with rules (ipv4) or without (sha512), over the last 30 days."""
+    iocs = []
+    for n in range(draw(st.integers(0, 30))):
+        ioc_type = draw(st.sampled_from(("ipv4", "ipv4", "sha512")))
+        added = NOW - timedelta(hours=draw(st.integers(-2, 24 * 30)))
+        iocs.append(
+            IOC(
+                type=ioc_type,
+                value=f"198.51.100.{n}" if ioc_type == "ipv4" else f"{n:0128x}",
+                confidence=draw(st.sampled_from(CONFIDENCES[:2])),
+                added=added,
+                last_seen=added,
+                feed_name="test feed",
+                category=draw(st.sampled_from(FEW_CATEGORIES)),
+                industries=tuple(draw(st.lists(st.sampled_from(FEW_INDUSTRIES), unique=True))),
+            )
+        )
+    return iocs
+
+
+dense_filters = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(("ipv4", "sha512")),
+        "confidence": st.sampled_from(CONFIDENCES[:2]),
+        "category": st.sampled_from(FEW_CATEGORIES),
+    },
+)
+
+
+@given(
+    dense_datasets(),
+    st.sampled_from(FEW_INDUSTRIES) | st.none(),
+    dense_filters,
+    st.integers(0, 10),
+    st.integers(1, 8),
+    st.booleans(),
+)
+def test_the_walk_counts_pages_and_stops_like_a_scan(
+    iocs: list[IOC],
+    industry: str | None,
+    f: dict[str, str],
+    offset: int,
+    limit: int,
+    sigma_only: bool,
+) -> None:
+    """The industry/category walk, where most IOCs match: page, total and the early stop."""
+    if industry is None and "category" not in f:
+        f["category"] = FEW_CATEGORIES[0]  # always take the walk
+    if sigma_only:
+        offset = 0  # the Sigma endpoint has no offset
+    store = IOCStore(iocs)
+    query = Query(**f, industry=industry, limit=limit, offset=offset)
+    matching = [
+        i
+        for i in sorted(iocs, key=lambda i: (i.added, i.id))
+        if i.added <= NOW
+        and (has_rule(i.type) or not sigma_only)
+        and (industry is None or industry in i.industries)
+        and all(getattr(i, k) == v for k, v in f.items())
+    ]
+    got = store.select(query, now=NOW, tier=PRO, sigma_only=sigma_only)
+    assert [i.id for i in got.iocs] == [i.id for i in matching[offset : offset + limit]]
+    assert got.total == (min(len(matching), offset + limit) if sigma_only else len(matching))
+    assert (got.limit, got.offset) == (limit, offset)
+
+
+@given(dense_datasets(), st.sampled_from(("sha512", "mitre-attack")), st.sampled_from(INDUSTRIES))
+def test_types_without_rules_have_no_sigma_answer(
+    iocs: list[IOC], ioc_type: str, industry: str
+) -> None:
+    store = IOCStore(iocs)
+    for query in (Query(type=ioc_type), Query(type=ioc_type, industry=industry)):
+        selection = store.select(query, now=NOW, tier=PRO, sigma_only=True)
+        assert (selection.iocs, selection.total) == ((), 0)
+
+
+def test_the_sigma_endpoint_stops_counting_at_a_full_page() -> None:
+    days = [NOW - timedelta(days=n) for n in range(1, 8)]
+    iocs = [
+        IOC(
+            type="ipv4",
+            value=f"198.51.100.{n}",
+            confidence="high",
+            added=day,
+            last_seen=day,
+            feed_name="test feed",
+            category="c2",
+            industries=("energy",),
+        )
+        for n, day in enumerate(days)
+    ]
+    store = IOCStore(iocs)
+    for query in (Query(limit=3), Query(limit=3, industry="energy")):
+        sigma = store.select(query, now=NOW, tier=PRO, sigma_only=True)
+        assert (len(sigma.iocs), sigma.total) == (3, 3)
+        assert [i.id for i in sigma.iocs] == [i.id for i in reversed(iocs)][:3]
+        assert store.select(query, now=NOW, tier=PRO).total == 7
+
+
+spans = st.sampled_from([(name, None, 0, 1) for name in "abcde"])
+
+
+@example(1, 10, [(True, ("a", None, 0, 1), b"x")])  # one entry allowed: kept
+@example(2, 10, [(True, ("a", None, 0, 1), b"12345")] * 2 + [(True, ("b", None, 0, 1), b"67890")])
+@settings(max_examples=300)  # cheap: no store, no rendering
+@given(
+    st.integers(0, 4),
+    st.integers(0, 24),
+    st.lists(
+        st.tuples(st.booleans(), spans, st.integers(0, 30).map(lambda n: b"x" * n)),
+        max_size=40,
+    ),
+)
+def test_body_cache_agrees_with_a_plain_lru(
+    max_entries: int, max_bytes: int, steps: list[tuple[bool, Any, bytes]]
+) -> None:
+    """Oversized, repeated and evicting puts, and gets, against a recount on every step."""
+    cache = BodyCache(max_entries=max_entries, max_bytes=max_bytes)
+    model: OrderedDict[Any, bytes] = OrderedDict()
+    for is_put, span, body in steps:
+        if is_put:
+            cache.put(span, body)
+            if len(body) <= max_bytes and max_entries > 0:
+                model.pop(span, None)
+                model[span] = body
+                while len(model) > max_entries or sum(map(len, model.values())) > max_bytes:
+                    model.popitem(last=False)
+        else:
+            assert cache.get(span) == model.get(span)
+            if span in model:
+                model.move_to_end(span)
+        assert len(cache) == len(model)
+        assert list(cache._bodies.items()) == list(model.items())  # contents and LRU order
+        assert cache._size == sum(map(len, model.values()))
+
+
+def test_an_oversized_body_evicts_nothing_and_a_full_size_one_everything() -> None:
+    cache = BodyCache(max_entries=8, max_bytes=10)
+    cache.put(("a", None, 0, 1), b"12345")
+    cache.put(("b", None, 0, 1), b"x" * 11)
+    assert cache.get(("a", None, 0, 1)) == b"12345"
+    cache.put(("a", None, 0, 1), b"12345")  # a re-put replaces: still 5 bytes held
+    cache.put(("c", None, 0, 1), b"67890")
+    assert (cache.get(("a", None, 0, 1)), cache.get(("c", None, 0, 1))) == (b"12345", b"67890")
+    cache.put(("d", None, 0, 1), b"y" * 10)  # exactly the bound: kept, alone
+    assert len(cache) == 1
+    assert cache.get(("d", None, 0, 1)) == b"y" * 10
+    disabled = BodyCache(max_entries=0)
+    disabled.put(("a", None, 0, 1), b"1")
+    assert (len(disabled), disabled.get(("a", None, 0, 1))) == (0, None)
+
+
+def test_each_rule_record_and_page_body_is_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's caches: a rule rendered once, a record built once, a page's body joined
+    once (the same bytes object comes back for the same slice)."""
+    import mockserver.store
+
+    rendered: list[str] = []
+    built: list[str] = []
+    real_render, real_to_json = mockserver.store.render_rule, IOC.to_json
+
+    def render(ioc: IOC) -> str:
+        rendered.append(ioc.id)
+        return real_render(ioc)
+
+    def to_json(ioc: IOC) -> dict[str, Any]:
+        built.append(ioc.id)
+        return real_to_json(ioc)
+
+    monkeypatch.setattr(mockserver.store, "render_rule", render)
+    monkeypatch.setattr(IOC, "to_json", to_json)
+    days = [NOW - timedelta(days=n) for n in range(1, 5)]
+    iocs = [
+        IOC(
+            type="ipv4",
+            value=f"198.51.100.{n}",
+            confidence="high",
+            added=day,
+            last_seen=day,
+            feed_name="test feed",
+            category="c2",
+        )
+        for n, day in enumerate(days)
+    ]
+    store = IOCStore(iocs)
+    page = store.select(Query(limit=3), now=NOW, tier=PRO, sigma_only=True).iocs
+    first = store.rules_body(page)
+    again = store.select(Query(limit=3), now=NOW, tier=PRO, sigma_only=True).iocs
+    assert store.rules_body(again) is first
+    assert store.rules_body(list(page)) == first  # not a Page: joined afresh, same text
+    for ioc in iocs:
+        assert store.rule_text(ioc) == store.rule_text(ioc) == real_render(ioc)
+        assert store.record(ioc) == store.record(ioc)
+    assert sorted(rendered) == sorted(i.id for i in iocs)
+    assert sorted(built) == sorted(i.id for i in iocs)
+
+
+def test_store_size_views_and_a_given_cache() -> None:
+    iocs = [
+        IOC(
+            type="ipv4",
+            value=f"198.51.100.{n}",
+            confidence="high",
+            added=NOW - timedelta(days=n + 1),
+            last_seen=NOW,
+            feed_name="test feed",
+            category="c2",
+        )
+        for n in range(3)
+    ]
+    cache = BodyCache()
+    assert (cache.max_entries, cache.max_bytes) == (64, 32 * 2**20)
+    store = IOCStore(iocs, body_cache=cache)
+    assert len(store) == 3
+    assert [i.id for i in store.iocs] == [i.id for i in reversed(iocs)]
+    page = store.select(Query(limit=2, offset=1), now=NOW, tier=PRO)
+    assert (page.limit, page.offset, page.total) == (2, 1, 3)
+    store.rules_body(page.iocs)
+    assert len(cache) == 1  # the store used the cache it was given
+    assert len(IOCStore([])) == 0

@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from mockserver.errors import InvalidParameter
 from mockserver.model import CATEGORIES, CONFIDENCES, INDUSTRIES, IOC_TYPES
-from mockserver.query import DEFAULT_LIMIT, Query, parse_instant, parse_query
+from mockserver.query import (
+    DEFAULT_LIMIT,
+    SINCE_FORMAT,
+    TYPE_VALUES,
+    Query,
+    _allowed,
+    parse_instant,
+    parse_query,
+)
 from tests.mockserver.mock_strategies import query_args
 
 
@@ -179,3 +187,144 @@ def test_negative_limit_over_http_is_the_documented_400() -> None:
         "received": "-1",
     }
     assert error["request_id"].startswith("req_")
+
+
+def error_of(args: dict[str, list[str]], *, json_endpoint: bool = False) -> InvalidParameter:
+    with pytest.raises(InvalidParameter) as caught:
+        parse_query(args, json_endpoint=json_endpoint)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("args", "details", "reason"),
+    [
+        (
+            {"limit": ["1", "2"]},
+            {"parameter": "limit", "allowed": "a single value"},
+            "given more than once",
+        ),
+        (
+            one(type=""),
+            {"parameter": "type", "allowed": list(TYPE_VALUES), "received": ""},
+            "empty",
+        ),
+        (
+            one(confidence="critical"),
+            {"parameter": "confidence", "allowed": list(CONFIDENCES), "received": "critical"},
+            "not one of the allowed values",
+        ),
+        (
+            one(limit="ten"),
+            {
+                "parameter": "limit",
+                "allowed": "a positive integer (clamped to the tier maximum)",
+                "received": "ten",
+            },
+            "not a number",
+        ),
+        (
+            one(limit="1" * 19),
+            {
+                "parameter": "limit",
+                "allowed": "a positive integer (clamped to the tier maximum)",
+                "received": "1" * 19,
+            },
+            "out of range: at most 18 digits",
+        ),
+        (
+            one(limit="0"),
+            {
+                "parameter": "limit",
+                "allowed": "a positive integer (clamped to the tier maximum)",
+                "received": "0",
+            },
+            "must be at least 1",
+        ),
+        (
+            one(since="yesterday"),
+            {"parameter": "since", "allowed": SINCE_FORMAT, "received": "yesterday"},
+            "not an ISO 8601 date or date-time",
+        ),
+        (
+            one(since="2024-01-01T00:00:00+01:60"),
+            {
+                "parameter": "since",
+                "allowed": SINCE_FORMAT,
+                "received": "2024-01-01T00:00:00+01:60",
+            },
+            "UTC offset out of range",
+        ),
+    ],
+)
+def test_error_details_and_reason_are_exact(
+    args: dict[str, list[str]], details: dict[str, Any], reason: str
+) -> None:
+    """A client reads `details` to fix its request: every field is what the docs say."""
+    error = error_of(args)
+    assert error.details == details
+    assert error.message == f"Invalid value for query parameter '{details['parameter']}': {reason}."
+
+
+def test_offset_details_are_exact() -> None:
+    error = error_of(one(offset="x"), json_endpoint=True)
+    assert error.details == {
+        "parameter": "offset",
+        "allowed": "a non-negative integer",
+        "received": "x",
+    }
+
+
+@pytest.mark.parametrize("parameter", ["limit", "offset"])
+def test_integer_bounds(parameter: str) -> None:
+    """18 significant digits are read (then clamped), 19 are refused; leading zeros are free."""
+    lowest = {"limit": 1, "offset": 0}[parameter]
+    parse = lambda raw: getattr(parse_query(one(**{parameter: raw}), json_endpoint=True), parameter)  # noqa: E731
+    assert parse(str(lowest)) == lowest
+    assert parse("9" * 18) == 10**18 - 1
+    assert parse("0" * 30 + "7") == 7
+    assert error_of(one(**{parameter: "1" + "0" * 18}), json_endpoint=True).details == {
+        "parameter": parameter,
+        "allowed": _allowed(parameter),
+        "received": "1" + "0" * 18,
+    }
+    assert error_of(one(**{parameter: str(lowest - 1)}), json_endpoint=True)
+
+
+def test_offset_defaults_to_zero() -> None:
+    assert parse_query({}, json_endpoint=True).offset == 0
+    assert parse_query(one(limit="1")).limit == 1
+
+
+@given(st.sampled_from(IOC_TYPES), st.sampled_from(INDUSTRIES))
+def test_canonical_values_pass_through_unchanged(ioc_type: str, industry: str) -> None:
+    query = parse_query(one(type=ioc_type, industry=industry))
+    assert (query.type, query.industry) == (ioc_type, industry)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A lower-case z is as good as Z (RFC 3339 allows both).
+        ("2024-01-01T00:00:00z", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-01t00:00:00z", datetime(2024, 1, 1, tzinfo=UTC)),
+        # A short fraction is a fraction of a second, not a count of microseconds.
+        ("2024-01-01T00:00:00.5Z", datetime(2024, 1, 1, 0, 0, 0, 500000, tzinfo=UTC)),
+        ("2024-01-01T00:00:00,05Z", datetime(2024, 1, 1, 0, 0, 0, 50000, tzinfo=UTC)),
+        ("2024-01-01T00:00:00.000001Z", datetime(2024, 1, 1, 0, 0, 0, 1, tzinfo=UTC)),
+        ("2024-01-01T01:59:00+01:59", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-01T23:59:00+23:59", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2023-12-31T00:01:00-23:59", datetime(2024, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_since_edges(text: str, expected: datetime) -> None:
+    parsed = parse_instant(text)
+    assert parsed == expected
+    assert parsed.tzinfo is UTC  # UTC itself, not the machine's local zone
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-01-01T00:00:00+01:60", "2024-01-01T00:00:00-00:60", "2024-01-01T00:00+2400"]
+)
+def test_offsets_out_of_range_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="UTC offset out of range"):
+        parse_instant(text)
