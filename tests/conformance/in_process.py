@@ -23,7 +23,7 @@ from conformance.registry import CheckSpec
 from conformance.results import CheckResult
 from conformance.server.config import ServerConfig
 from conformance.server.context import ServerContext
-from conformance.server.run import load_server_checks, run_check
+from conformance.server.run import load_server_checks, run_server_check
 from conformance.server.transport import Transport
 from tests.conformance.planted import EXPIRED, FREE, PRO, Guard, Plant, feed
 
@@ -103,6 +103,6 @@ def run_checks(
     session.mount(BASE_URL, WSGIAdapter(app))
     ctx = ServerContext(config, Transport(config.transport_config(), config.scrubber(), session))
     specs: dict[str, CheckSpec] = {spec.name: spec for spec in load_server_checks()}
-    results = {name: run_check(specs[name], ctx) for name in names}
+    results = {name: run_server_check(specs[name], ctx) for name in names}
     assert guard is None or not guard.errors, f"the planted rewrite failed: {guard.errors[0]!r}"
     return results
