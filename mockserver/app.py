@@ -177,7 +177,10 @@ def _finish(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id") or new_request_id()
     status: RateLimitStatus | None = g.get("rate_limit")
     if status is not None:
-        response.headers.update(status.headers())
+        # An answer that already says its own limits keeps them: a replayed recording carries
+        # the upstream's values, which are the point of replaying it.
+        for name, value in status.headers().items():
+            response.headers.setdefault(name, value)
     return response
 
 
