@@ -179,8 +179,8 @@ def _finish(response: Response) -> Response:
     if status is not None:
         # An answer that already says its own limits keeps them: a replayed recording carries
         # the upstream's values, which are the point of replaying it.
-        for name, value in status.headers().items():
-            response.headers.setdefault(name, value)
+        if "X-RateLimit-Limit" not in response.headers:
+            response.headers.update(status.headers())
     return response
 
 
