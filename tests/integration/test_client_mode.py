@@ -172,3 +172,24 @@ def test_cli_runs_chosen_scenarios_writes_reports_and_never_prints_a_key(tmp_pat
     assert "<testsuite" in junit.read_text(encoding="utf-8")
     for text in (result.output, report.read_text(), junit.read_text()):
         assert "sk_live_demo" not in text  # the naive client even puts the key in its URLs
+
+
+def test_a_client_that_sends_nothing_is_not_passed_on_nothing(tmp_path: Path) -> None:
+    report = tmp_path / "client.json"
+    result = CliRunner().invoke(
+        main,
+        ["client", "--scenario", "happy", "--json", str(report), "--", sys.executable, "-c",
+         "pass"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output  # it did not sync: that is judged, and fails
+    checks = {c["name"]: c for c in json.loads(report.read_text(encoding="utf-8"))["checks"]}
+    assert checks["succeeds_when_the_feed_is_served"]["status"] == "failed"
+    for name in (
+        "sends_the_key_in_a_header",
+        "sends_only_documented_parameters",
+        "leaves_no_partial_or_corrupt_file",
+        "writes_exactly_the_served_rules",
+    ):
+        assert checks[name]["status"] == "skipped", name
+    assert "the client sent no request" in str(checks["sends_the_key_in_a_header"])
+    assert not any(c["status"] == "passed" for c in checks.values() if "send" in c["name"])
