@@ -20,6 +20,9 @@ languages). Both are also pytest fixtures (:mod:`mockserver.pytest_plugin`).
 client`` drives it): a loopback server with a moving clock, faults switched between runs, a
 log of every request with the Sigma bodies it was sent, and :meth:`ReferenceServer.body_for`,
 the body the Sigma endpoint gives a Pro key for a query now, without faults or rate limits.
+
+Kept whole (over 300 lines) because it is the one public module for testing clients: its parts
+share the recorded-request type, the recorder and the demo keys, and users import one name.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ Decisions (CONTRACT.md leaves them to the checker):
   times the first (random jitter allowed in between), and never an immediate retry.
 - A check with nothing to judge in a scenario (the client sent no request, no rule was
   delivered) is skipped there with the reason, never passed.
+
+Kept whole (over 300 lines): one small check per documented behaviour of a client's traffic,
+sharing the helpers that read its exchanges; the rules-file checks are ``client_files``.
 """
 
 from __future__ import annotations
