@@ -73,13 +73,16 @@ def sends_the_key_in_a_header(outcome: ScenarioOutcome) -> Iterator[Finding]:
                 continue
             where = "in the query string (api_key=)" if in_query else "in no documented form"
             yield outcome.finding(
-                run, f"{exchange.path}: the key was sent {where}",
+                run,
+                f"{exchange.path}: the key was sent {where}",
                 severity=Severity.WARNING if in_query else Severity.FAILURE,
-                received="query: " + ", ".join(sorted(exchange.query)) + "; headers: "
+                received="query: "
+                + ", ".join(sorted(exchange.query))
+                + "; headers: "
                 + ", ".join(sorted(exchange.headers)),
                 expected="Authorization: Bearer <key> (or X-API-Key: <key>); never in the URL, "
                 "which proxies and access logs keep",
-            )  # fmt: skip
+            )
             break  # one finding per run is enough
 
 
@@ -133,9 +136,10 @@ def sends_only_documented_parameters(outcome: ScenarioOutcome) -> Iterator[Findi
                     problems.append(problem)
             if problems:
                 yield outcome.finding(
-                    run, f"{exchange.path}: " + "; ".join(problems),
+                    run,
+                    f"{exchange.path}: " + "; ".join(problems),
                     expected=f"only {', '.join(sorted(allowed))} with documented values",
-                )  # fmt: skip
+                )
                 break
 
 
@@ -150,9 +154,10 @@ def refused_key_is_not_retried(outcome: ScenarioOutcome) -> Iterator[Finding]:
         if len(api) > MAX_REFUSED_REQUESTS:
             yield outcome.finding(
                 run,
-                f"{len(api)} requests after the key was refused", received=_statuses(api),
+                f"{len(api)} requests after the key was refused",
+                received=_statuses(api),
                 expected=f"at most {MAX_REFUSED_REQUESTS}: a refused key stays refused",
-            )  # fmt: skip
+            )
 
 
 @check("client")
@@ -166,10 +171,11 @@ def fails_loudly_when_it_cannot_sync(outcome: ScenarioOutcome) -> Iterator[Findi
             continue
         said = "exit 0" if run.exit_code == 0 else f"exit {run.exit_code} and nothing on stderr"
         yield outcome.finding(
-            run, f"the sync failed, yet {said}",
+            run,
+            f"the sync failed, yet {said}",
             received=f"answers: {_statuses(_api(run))}; stdout: {run.stdout.strip()[:200]!r}",
             expected="a non-zero exit status and a message on stderr (cron mails it)",
-        )  # fmt: skip
+        )
 
 
 @check("client")
@@ -190,11 +196,12 @@ def succeeds_when_the_feed_is_served(outcome: ScenarioOutcome) -> Iterator[Findi
             else "exit 0 without one intact answer of the Sigma endpoint"
         )
         yield outcome.finding(
-            run, problem,
+            run,
+            problem,
             received=f"answers: {_statuses(_api(run)) or 'none'}; "
             f"stderr: {run.stderr.strip()[-300:]!r}",
             expected=f"a 200 from {contract.SIGMA_PATH} read whole, then exit 0",
-        )  # fmt: skip
+        )
 
 
 @check("client")
@@ -203,9 +210,11 @@ def completes_within_the_timeout(outcome: ScenarioOutcome) -> Iterator[Finding]:
     for run in outcome.runs:
         if run.exit_code is None:
             yield outcome.finding(
-                run, "killed at the timeout",
-                received=f"answers: {_statuses(_api(run))}", expected="the run ends by itself",
-            )  # fmt: skip
+                run,
+                "killed at the timeout",
+                received=f"answers: {_statuses(_api(run))}",
+                expected="the run ends by itself",
+            )
 
 
 def _waits(outcome: ScenarioOutcome, name: str, *, after_429: bool) -> Iterator[Finding]:
@@ -232,7 +241,7 @@ def _waits(outcome: ScenarioOutcome, name: str, *, after_429: bool) -> Iterator[
                 f"next request {early:.2f}s before X-RateLimit-Reset after {what}",
                 received=f"reset {reset}, next request at {following.time:.2f}",
                 expected="no request before X-RateLimit-Reset (Unix seconds)",
-            )  # fmt: skip
+            )
     if not judged:
         raise SkipCheck("no request followed a used-up rate limit")
 
@@ -274,8 +283,9 @@ def retries_server_errors(outcome: ScenarioOutcome) -> Iterator[Finding]:
                 yield outcome.finding(
                     run,
                     f"gave up on {streak[0].path} after one failed attempt",
-                    received=_statuses(streak), expected="a retry (transient failures pass)",
-                )  # fmt: skip
+                    received=_statuses(streak),
+                    expected="a retry (transient failures pass)",
+                )
                 break
     if not judged:
         raise SkipCheck("no transient failure in this scenario")
@@ -290,9 +300,11 @@ def bounds_its_retries(outcome: ScenarioOutcome) -> Iterator[Finding]:
     for run, streak in streaks:
         if len(streak) > MAX_ATTEMPTS:
             yield outcome.finding(
-                run, f"{len(streak)} attempts in a row",
-                received=_statuses(streak), expected=f"at most {MAX_ATTEMPTS}",
-            )  # fmt: skip
+                run,
+                f"{len(streak)} attempts in a row",
+                received=_statuses(streak),
+                expected=f"at most {MAX_ATTEMPTS}",
+            )
 
 
 @check("client")
@@ -311,9 +323,10 @@ def backs_off_between_retries(outcome: ScenarioOutcome) -> Iterator[Finding]:
         else:
             continue
         yield outcome.finding(
-            run, f"{problem}: gaps {shown}",
+            run,
+            f"{problem}: gaps {shown}",
             expected=f"gaps of at least {MIN_RETRY_GAP}s, the last >= {BACKOFF_GROWTH}x the first",
-        )  # fmt: skip
+        )
 
 
 @check("client")
@@ -332,5 +345,5 @@ def fetches_nothing_twice(outcome: ScenarioOutcome) -> Iterator[Finding]:
                 run,
                 f"{len(again)} rule(s) fetched again" + ("" if sent_since else " (no since sent)"),
                 expected="since = the last run's watermark, so only new rules come",
-            )  # fmt: skip
+            )
         seen |= set(run.delivered)
