@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 from click.testing import CliRunner
 
@@ -46,12 +47,13 @@ def test_targets_command_names_what_is_not_installed() -> None:
     from conformance.commands.targets import targets_text
     from conformance.rules.toolchain import installed_plugins
 
+    plugins = installed_plugins()
+
     class WithoutKusto:
-        plugins = installed_plugins()
-        backends = {k: v for k, v in plugins.backends.items() if k != "kusto"}
+        backends: ClassVar = {k: v for k, v in plugins.backends.items() if k != "kusto"}
 
         def get_pipeline_resolver(self) -> object:
-            return self.plugins.get_pipeline_resolver()
+            return plugins.get_pipeline_resolver()
 
     text = targets_text(WithoutKusto())
     line = next(x for x in text.splitlines() if x.strip().startswith("kusto+sentinel_asim"))
