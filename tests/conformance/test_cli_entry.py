@@ -139,3 +139,27 @@ def test_storage_directory_follows_xdg_cache_home(monkeypatch: pytest.MonkeyPatc
     assert hypothesis_storage_directory() == Path("/somewhere/cache/soc-conformance/hypothesis")
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert hypothesis_storage_directory() == Path.home() / ".cache/soc-conformance/hypothesis"
+
+
+@pytest.mark.parametrize(
+    ("program", "variable", "words", "expected"),
+    [
+        ("soc-conformance", "_SOC_CONFORMANCE_COMPLETE", "soc-conformance ta", "plain,targets"),
+        ("soc-mock", "_SOC_MOCK_COMPLETE", "soc-mock se", "plain,serve"),
+    ],
+)
+def test_shell_completion_as_the_readme_shows(
+    program: str, variable: str, words: str, expected: str
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f'eval "$({variable}=bash_source {program})"' in readme
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name(program))],
+        env=_clean_env(**{variable: "bash_complete", "COMP_WORDS": words, "COMP_CWORD": "1"}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout.splitlines()
