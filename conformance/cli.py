@@ -63,8 +63,12 @@ def main() -> None:
         )
         raise SystemExit(2)
     # Hypothesis writes ./.hypothesis/ wherever it runs unless told otherwise; a variable set
-    # by the user wins.
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(hypothesis_storage_directory()))
+    # by the user wins. Only for this command: a caller's process (CliRunner) gets it back.
+    if "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ:
+        os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(hypothesis_storage_directory())
+        click.get_current_context().call_on_close(
+            lambda: os.environ.pop("HYPOTHESIS_STORAGE_DIRECTORY", None)
+        )
 
 
 main.add_command(client_command)

@@ -163,3 +163,27 @@ def test_shell_completion_as_the_readme_shows(
     )
     assert done.returncode == 0, done.stderr
     assert expected in done.stdout.splitlines()
+
+
+def test_the_storage_variable_is_set_for_the_command_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HYPOTHESIS_STORAGE_DIRECTORY", raising=False)
+    seen = []
+
+    @main.command("probe-env")
+    def probe_env() -> None:
+        seen.append(os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"))
+
+    try:
+        assert CliRunner().invoke(main, ["probe-env"]).exit_code == 0
+    finally:
+        main.commands.pop("probe-env")
+    assert seen == [str(hypothesis_storage_directory())]
+    assert "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ
+    monkeypatch.setenv("HYPOTHESIS_STORAGE_DIRECTORY", "/mine")
+    main.command("probe-env")(probe_env.callback)
+    try:
+        assert CliRunner().invoke(main, ["probe-env"]).exit_code == 0
+    finally:
+        main.commands.pop("probe-env")
+    assert seen[-1] == "/mine"
+    assert os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] == "/mine"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
 from click.testing import CliRunner
 
 from conformance import contract
@@ -13,6 +14,8 @@ from conformance.cli import main
 from conformance.commands.rules import rules_command
 from conformance.server.config import ServerConfig
 from conformance.target_aliases import VENDOR_ALIASES, alias_of, resolve_targets
+from mockserver.app import create_app
+from mockserver.liveserver import LiveServer
 from tests.conformance.rule_samples import body, sample_rule
 
 
@@ -96,3 +99,15 @@ def test_server_mode_resolves_aliases_from_options_and_environment() -> None:
         "lucene+ecs_windows": "elastic",
         "qradar-aql-community+qradar-aql-fields": "qradar",
     }
+
+
+@pytest.mark.slow
+def test_server_mode_names_the_pair_an_alias_resolved_to(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    args = ["server", "--api-key", "sk_live_demo_pro", "--seed", "1", "--targets", "elastic"]
+    args += ["--check", "rules_compile_on_required_targets", "--json", str(report)]
+    with LiveServer(create_app()) as server:
+        result = CliRunner().invoke(main, [*args, "--base-url", server.url])
+    assert result.exit_code == 0, result.output
+    assert "elastic=lucene+ecs_windows (required)" in result.stdout
+    assert json.loads(report.read_text())["matrix"]["aliases"] == {"lucene+ecs_windows": "elastic"}
