@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from types import MappingProxyType
 from typing import Final
 
+from conformance.findings import UsageError
+
 #: Vendor SIEM name -> the ``backend+pipeline`` target it compiles with.
 VENDOR_ALIASES: Final = MappingProxyType(
     {
@@ -28,13 +30,19 @@ def resolve_targets(specs: Iterable[str]) -> tuple[tuple[str, ...], dict[str, st
     """Replace vendor names by their targets, keeping order and dropping repeats.
 
     Returns the targets and, for the report, ``{target: vendor name}`` for each alias used.
-    Anything that is not an alias is passed on unchanged (``backend+pipeline`` is checked later).
+    A ``backend+pipeline`` pair is passed on unchanged (whether it is installed is checked
+    later); anything else is a usage error.
     """
     targets: list[str] = []
     used: dict[str, str] = {}
     for spec in specs:
         name = spec.strip()
         target = VENDOR_ALIASES.get(name.lower(), name)
+        if "+" not in target:
+            raise UsageError(
+                f"target {name!r} is neither backend+pipeline nor one of the vendor's names"
+                f" ({', '.join(VENDOR_ALIASES)}); soc-conformance targets lists them"
+            )
         if target != name:
             used.setdefault(target, name.lower())
         if target not in targets:

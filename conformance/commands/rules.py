@@ -13,7 +13,7 @@ import click
 
 from conformance import contract
 from conformance.commands.conclusion import conclude, split_values
-from conformance.findings import HarnessError
+from conformance.findings import HarnessError, UsageError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 from conformance.rules.documents import LoadLimits, RuleSet, parse_body
@@ -90,8 +90,11 @@ def rules_command(
     """
     from conformance.rules.run import RuleCheckOptions, check_rulesets
 
-    chosen, aliases = resolve_targets(split_values(targets) or contract.DEFAULT_TARGETS)
-    named_required, required_aliases = resolve_targets(split_values(require_target))
+    try:
+        chosen, aliases = resolve_targets(split_values(targets) or contract.DEFAULT_TARGETS)
+        named_required, required_aliases = resolve_targets(split_values(require_target))
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from exc
     aliases = required_aliases | aliases
     required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + named_required
     options = RuleCheckOptions(

@@ -33,6 +33,21 @@ def test_resolve_keeps_order_drops_repeats_and_passes_pairs_through() -> None:
     assert resolve_targets(["splunk+sysmon"]) == (("splunk+sysmon",), {})
 
 
+@pytest.mark.parametrize("mode", ["rules", "server"])
+def test_a_name_that_is_neither_an_alias_nor_a_pair_is_a_usage_error(mode: str) -> None:
+    args = [mode, "--targets", "elasticsearch"]
+    if mode == "rules":
+        args.append("-")
+    else:
+        args += ["--base-url", "http://127.0.0.1:9", "--api-key", "sk_live_x"]
+    result = CliRunner().invoke(main, args, input=b"")
+    assert result.exit_code == 2
+    assert "'elasticsearch' is neither backend+pipeline nor one of the vendor's names" in (
+        result.output
+    )
+    assert "splunk, elastic, sentinel, qradar" in result.output
+
+
 def test_targets_command_lists_roles_aliases_and_installed_plugins() -> None:
     result = CliRunner().invoke(main, ["targets"])
     assert result.exit_code == 0, result.output
