@@ -90,6 +90,7 @@ def banner(base_url: str, keys: list[tuple[str, str, str]]) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="socdefenders-mock")
 def main() -> None:
     """Offline mock of the SOC Defenders Sigma rules API."""
 

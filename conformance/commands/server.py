@@ -59,6 +59,9 @@ def server_command(junitxml: str | None, json_path: str | None, **options: Any) 
     def run() -> RunResult:
         config = ServerConfig.from_sources(given, os.environ)
         click.echo(f"seed: {config.seed} (repeat this run with --seed {config.seed})", err=True)
-        return run_server(config)
+        result = run_server(config)
+        if result.matrix is not None:
+            result.matrix.aliases.update(config.target_aliases)
+        return result
 
     conclude(run, json_path=json_path, junitxml=junitxml, scrubber=scrubber)
