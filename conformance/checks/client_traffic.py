@@ -6,7 +6,7 @@ judge (no 429 was sent, nothing to retry). Timing checks compare the instants re
 the server with the ``X-RateLimit-Reset`` the client was given, allowing
 :data:`RESET_TOLERANCE` for clocks and scheduling.
 
-Decisions (CONTRACT.md leaves them to the checker):
+Decisions (docs/contract.md leaves them to the checker):
 
 - A key in the query string (``api_key=``, listed by the OpenAPI file) works, but URLs end up
   in proxy and server logs: a warning, not a failure. No key, or a header of another shape

@@ -172,7 +172,7 @@ def test_the_gate_keeps_rules_the_checker_refuses_out(fixtures: Path, tmp_path: 
     rules = tmp_path / "rules.yml"
     rules.write_text("title: kept\nid: old-rule\n", encoding="utf-8")
     with serving(fixtures) as live:
-        # Domain rules do not compile for Microsoft XDR (TOOLCHAIN.md): requiring that target
+        # Domain rules do not compile for Microsoft XDR (docs/toolchain.md): requiring that target
         # makes the checker refuse the file, so nothing may be written.
         result = run(
             "sync_rules.py", live, rules, "--full", "--check-arg=--no-validators",
