@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from conformance.commands.checks import checks_command
 from conformance.commands.client import client_command
 from conformance.commands.diff import diff_command
 from conformance.commands.rules import rules_command
@@ -19,6 +20,7 @@ def main() -> None:
     """Check that a Sigma rule feed (server, client or file) keeps the SOC Defenders contract."""
 
 
+main.add_command(checks_command)
 main.add_command(client_command)
 main.add_command(diff_command)
 main.add_command(rules_command)

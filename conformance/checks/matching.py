@@ -1,0 +1,53 @@
+"""Checks that a rule can match the IOC it is about (beyond its value being the literal IOC).
+
+Sysmon's ``Hashes`` field holds ``SHA1=…,MD5=…,SHA256=…``: a rule ``Hashes|contains:
+'SHA256=<40 hex digits>'`` names the SHA-256 slot with a SHA-1 value, so it never matches,
+whatever its value's own validity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from conformance.checks.document import document_finding, rule_mapping
+from conformance.findings import Finding
+from conformance.registry import check
+from conformance.rules.documents import RuleDocument
+from conformance.rules.indicators import detection_values, split_hash_prefix, unescape_sigma
+
+#: Hex digits per algorithm label Sysmon writes in ``Hashes``.
+HASH_LABEL_LENGTHS = {
+    "MD5": 32,
+    "SHA1": 40,
+    "SHA256": 64,
+    "IMPHASH": 32,
+    "SHA384": 96,
+    "SHA512": 128,
+}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+@check("document")
+def hash_label_matches_the_value(doc: RuleDocument) -> Iterator[Finding]:
+    """A ``Hashes`` value's ``ALGO=`` label names the algorithm of the hash after it (else the
+    rule can never match its IOC)."""
+    data = rule_mapping(doc)
+    if data is None:
+        return
+    for item in detection_values(data):
+        if (item.field or "").lower() not in ("hashes", "hash"):
+            continue
+        plain, _ = unescape_sigma(item.raw)
+        label, value = split_hash_prefix(plain.strip("*"))
+        if label is None or not value or not set(value) <= _HEX:
+            continue
+        expected = HASH_LABEL_LENGTHS.get(label)
+        if expected is not None and len(value) != expected:
+            yield document_finding(
+                doc,
+                f"{label}= labels a {len(value)}-digit hash: the rule never matches Sysmon's "
+                f"{label} slot",
+                received=item.raw,
+                expected=f"{label}= with {expected} hex digits (or the label of the value's "
+                "algorithm)",
+            )
