@@ -24,6 +24,7 @@ HASH_LABEL_LENGTHS = {
     "SHA384": 96,
     "SHA512": 128,
 }
+_LENGTHS = frozenset(HASH_LABEL_LENGTHS.values())
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -42,7 +43,9 @@ def hash_label_matches_the_value(doc: RuleDocument) -> Iterator[Finding]:
         if label is None or not value or not set(value) <= _HEX:
             continue
         expected = HASH_LABEL_LENGTHS.get(label)
-        if expected is not None and len(value) != expected:
+        # A value of no algorithm's length is not a hash at all: detection_value_is_literal_ioc
+        # names that; here, a valid hash of one algorithm under another's label.
+        if expected is not None and len(value) != expected and len(value) in _LENGTHS:
             yield document_finding(
                 doc,
                 f"{label}= labels a {len(value)}-digit hash: the rule never matches Sysmon's "

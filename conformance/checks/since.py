@@ -147,7 +147,7 @@ def _exact_boundary(ctx: ServerContext) -> Iterator[Finding]:
         yield Finding(
             "",
             f"the {ioc.type} IOC {ioc.value!r}, first seen {ioc.first_seen}, is present with "
-            f"since={at}: the answer reads since as '{reading}', and 'after' is strict",
+            f"since={at} (its answer reads since as '{reading}'): 'after' is strict",
             expected="no rule for an IOC added at (not after) since",
             documented=not earlier or not _updated_after(ioc, at),
         ).with_reproduction(curl=excluded.curl, document=_doc(excluded, key))
