@@ -59,6 +59,10 @@ STATEMENTS: Final = MappingProxyType(
         "hash_label_matches_the_value": _S(
             "A rule can match its IOC: a Hashes label names the algorithm of its value"
         ),
+        "detection_can_match_its_ioc": _S(
+            "A rule can match its IOC: no modifier encodes or compares the value, the condition "
+            "does not negate it"
+        ),
         "logsource_matches_type": _S(
             "Each IOC type has its documented logsource category and detection field"
         ),

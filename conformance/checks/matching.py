@@ -7,6 +7,7 @@ whatever its value's own validity.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from conformance.checks.document import document_finding, rule_mapping
@@ -54,3 +55,59 @@ def hash_label_matches_the_value(doc: RuleDocument) -> Iterator[Finding]:
                 expected=f"{label}= with {expected} hex digits (or the label of the value's "
                 "algorithm)",
             )
+
+
+#: Modifiers after which the rule looks for something else than the value as written (an
+#: encoding of it, a comparison, a placeholder): a rule whose IOC value carries one of them never
+#: matches the IOC in a log.
+TRANSFORMING_MODIFIERS = frozenset(
+    {
+        "base64",
+        "base64offset",
+        "utf16",
+        "utf16le",
+        "utf16be",
+        "wide",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "exists",
+        "fieldref",
+        "expand",
+    }
+)
+_NOT = re.compile(r"^\s*not\s+(\w+)\s*$", re.IGNORECASE)
+
+
+@check("document")
+def detection_can_match_its_ioc(doc: RuleDocument) -> Iterator[Finding]:
+    """The rule can match a log holding its IOC: no modifier encodes or compares the IOC's
+    value, and the condition does not negate the selection holding it."""
+    identity = doc.identity
+    data = rule_mapping(doc)
+    if identity is None or data is None or identity.raw_value is None:
+        return
+    item = next(iter(detection_values(data)), None)
+    if item is None:
+        return
+    transforming = sorted(m for m in item.modifiers if m.lower() in TRANSFORMING_MODIFIERS)
+    if transforming:
+        yield document_finding(
+            doc,
+            f"the IOC's value carries the modifier(s) {', '.join(transforming)}: the rule looks "
+            "for something other than the IOC",
+            received=f"{item.field}|{'|'.join(item.modifiers)}",
+            expected="the field with no modifier, or contains/startswith/endswith",
+        )
+        return
+    detection = data.get("detection")
+    condition = detection.get("condition") if isinstance(detection, dict) else None
+    negated = _NOT.match(condition) if isinstance(condition, str) else None
+    if negated and isinstance(detection, dict) and negated.group(1) in detection:
+        yield document_finding(
+            doc,
+            f"the condition is {condition!r}: it matches every log except the IOC's",
+            received=f"condition: {condition}",
+            expected="a condition that selects the IOC (e.g. condition: selection)",
+        )

@@ -117,3 +117,23 @@ def test_probe_rate_limit_comes_from_the_environment() -> None:
     options = {"base_url": "http://127.0.0.1:9", "api_key": "sk_live_x"}
     assert ServerConfig.from_sources(options, env).probe_rate_limit
     assert not ServerConfig.from_sources(options, {}).probe_rate_limit
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("DestinationIp: '", "DestinationIp|base64: '"),
+        ("DestinationIp: '", "DestinationIp|utf16le|base64offset|contains: '"),
+        ("  condition: selection\n", "  condition: not selection\n"),
+    ],
+)
+def test_a_rule_that_cannot_match_its_ioc_fails_only_that_check(old: str, new: str) -> None:
+    rule = sample_rule("ipv4")
+    assert old in rule
+    assert failed_checks(body(rule.replace(old, new))) == {"detection_can_match_its_ioc"}
+
+
+def test_contains_startswith_and_endswith_still_match() -> None:
+    for modifier in ("contains", "startswith", "endswith"):
+        rule = sample_rule("ipv4").replace("DestinationIp: '", f"DestinationIp|{modifier}: '")
+        assert "detection_can_match_its_ioc" not in failed_checks(body(rule)), modifier
