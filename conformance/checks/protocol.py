@@ -342,36 +342,50 @@ def rate_limit_headers_on_every_response(ctx: ServerContext) -> Iterator[Finding
         ).with_reproduction(curl=response.exchange.curl())
 
 
-def _rate_limit_probe_key(ctx: ServerContext) -> tuple[Credentials, int]:
-    """The key to trip and the most requests that may take (SkipCheck when there is none)."""
+def _rate_limit_probe_key(ctx: ServerContext) -> tuple[Credentials, str, int, bool]:
+    """The key to trip, the path to ask, the most requests that may take, and whether it is
+    the Free key (SkipCheck when there is none)."""
     if ctx.config.free_key is not None:
-        return Credentials(ctx.config.free_key), contract.FREE.per_minute + 1
+        # The JSON endpoint is the Free tier's own: every request there counts, surely.
+        free = Credentials(ctx.config.free_key)
+        return free, contract.IOCS_PATH, contract.FREE.per_minute + 1, True
     if ctx.config.probe_rate_limit:
-        return ctx.pro, contract.PRO.per_minute + 1
+        return ctx.pro, contract.SIGMA_PATH, contract.PRO.per_minute + 1, False
     raise SkipCheck(
         "tripping a rate limit needs a Free key (--free-key: at most 11 requests) or "
         "--probe-rate-limit (the Pro key's limit, up to 1,001 requests)"
     )
 
 
+def _remaining(response: Response) -> int | None:
+    values = _rate_headers(response)
+    return values["X-RateLimit-Remaining"] if isinstance(values, dict) else None
+
+
 @check("server")
 def over_the_limit_is_429_rate_limit_exceeded(ctx: ServerContext) -> Iterator[Finding]:
     """Over the limit: 429, code rate_limit_exceeded in the envelope, X-RateLimit-* with a
     Reset in the future that, once waited for, lets the key through again."""
-    creds, most = _rate_limit_probe_key(ctx)
+    creds, path, most, is_free = _rate_limit_probe_key(ctx)
     transport = ctx.transport
     left = transport.config.max_requests - transport.requests_made
-    response = transport.get_once(contract.SIGMA_PATH, {"limit": "1"}, credentials=creds)
-    sent = 1
-    remaining = _rate_headers(response)
-    if isinstance(remaining, dict):
-        # The server's own count, when it gives one, says how many requests the limit is away.
-        most = min(most, remaining["X-RateLimit-Remaining"] + 2) if creds is ctx.pro else most
+    response = transport.get_once(path, {"limit": "1"}, credentials=creds)
+    sent, remaining = 1, _remaining(response)
+    if remaining is not None and not is_free:
+        # The server's own count says how far the Pro key's limit is.
+        most = min(most, remaining + 2)
     if most > left:
         raise SkipCheck(f"tripping the limit may take {most} requests; {left} are left")
+    rolled = False
     while response.status != 429 and sent < most:
-        response = transport.get_once(contract.SIGMA_PATH, {"limit": "1"}, credentials=creds)
+        response = transport.get_once(path, {"limit": "1"}, credentials=creds)
         sent += 1
+        now_remaining = _remaining(response)
+        grew = None not in (remaining, now_remaining) and (now_remaining or 0) > (remaining or 0)
+        if grew and not rolled:
+            # A window that starts afresh mid-probe (a fixed per-minute window) gets one more go.
+            rolled, most = True, min(left, most + sent)
+        remaining = now_remaining
     curl = response.exchange.curl()
     if response.status != 429:
         raise failure(
@@ -416,7 +430,7 @@ def over_the_limit_is_429_rate_limit_exceeded(ctx: ServerContext) -> Iterator[Fi
     if wait > transport.config.max_rate_wait:
         return  # judged as far as the run may wait (the re-entry is not)
     transport.wait_until(reset)
-    again = transport.get_once(contract.SIGMA_PATH, {"limit": "1"}, credentials=creds)
+    again = transport.get_once(path, {"limit": "1"}, credentials=creds)
     if again.status == 429:
         raise failure(
             f"still 429 after waiting for X-RateLimit-Reset ({reset})",

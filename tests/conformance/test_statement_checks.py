@@ -137,3 +137,29 @@ def test_contains_startswith_and_endswith_still_match() -> None:
     for modifier in ("contains", "startswith", "endswith"):
         rule = sample_rule("ipv4").replace("DestinationIp: '", f"DestinationIp|{modifier}: '")
         assert "detection_can_match_its_ioc" not in failed_checks(body(rule)), modifier
+
+
+def test_probe_rate_limit_trips_the_pro_key_within_what_remaining_says() -> None:
+    from conformance.server.run import run_server
+    from mockserver.app import create_app
+    from mockserver.config import MockConfig
+    from mockserver.liveserver import LiveServer
+    from tests.conformance.planted import feed
+
+    name = "over_the_limit_is_429_rate_limit_exceeded"
+    config = MockConfig.from_sources({"rate_limit": ["pro=15/2second;1000/day"]})
+    with LiveServer(create_app(config, dataset=feed())) as server:
+        result = run_server(
+            ServerConfig(
+                base_url=server.url,
+                api_key="sk_live_demo_pro",
+                include=(name,),
+                seed=1,
+                probe_rate_limit=True,
+                max_requests=100,
+            )
+        )
+    (check,) = [c for c in result.checks if c.name == name]
+    assert check.status(strict=True) is Status.PASSED, (check.skip_reason, check.findings)
+    # 15 requests spend the window, the 429, one more after the reset (and the run's preflight).
+    assert 17 <= result.requests_made <= 19
