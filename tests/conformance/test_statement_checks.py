@@ -163,3 +163,28 @@ def test_probe_rate_limit_trips_the_pro_key_within_what_remaining_says() -> None
     assert check.status(strict=True) is Status.PASSED, (check.skip_reason, check.findings)
     # 15 requests spend the window, the 429, one more after the reset (and the run's preflight).
     assert 17 <= result.requests_made <= 19
+
+
+@pytest.mark.parametrize(
+    ("record", "sectors"),
+    [
+        ({"industries": ["energy"]}, {"energy"}),
+        ({"industries": []}, set()),  # named, and empty: in no sector
+        ({"context": {"sector": "finance"}}, {"financial-services"}),  # the alias, nested
+        ({"verticals": ["water", "dams"]}, {"water", "dams"}),  # any name: a list of slugs
+        ({"tags": ["botnet"], "context": {"note": "energy"}}, None),  # neither says sectors
+    ],
+)
+def test_sector_data_is_found_under_any_field(record: dict[str, object], sectors: object) -> None:
+    from conformance.checks.filters import _sectors_in
+
+    assert _sectors_in(record) == sectors
+
+
+def test_the_server_command_offers_probe_rate_limit() -> None:
+    from click.testing import CliRunner
+
+    from conformance.cli import main
+
+    output = CliRunner().invoke(main, ["server", "--help"]).output
+    assert "--probe-rate-limit" in output
