@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from conformance.commands.checks import checks_command
 from conformance.commands.client import client_command
 from conformance.commands.diff import diff_command
 from conformance.commands.rules import rules_command
@@ -71,6 +72,7 @@ def main() -> None:
         )
 
 
+main.add_command(checks_command)
 main.add_command(client_command)
 main.add_command(diff_command)
 main.add_command(rules_command)

@@ -36,10 +36,12 @@ ENVIRONMENT = {
     "timeout": "SOCDEFENDERS_TIMEOUT",
     "max_body_bytes": "SOCDEFENDERS_MAX_BODY_BYTES",
     "max_rate_wait": "SOCDEFENDERS_MAX_RATE_WAIT",
+    "probe_rate_limit": "SOCDEFENDERS_PROBE_RATE_LIMIT",
 }
 _LISTS = {"targets", "required_targets", "include", "exclude"}
 _INTS = {"max_requests", "seed", "max_examples", "max_body_bytes"}
 _FLOATS = {"timeout", "max_rate_wait"}
+_BOOLS = {"strict", "probe_rate_limit"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class ServerConfig:
     timeout: float = 30.0  # read timeout; the whole response gets twice this
     max_body_bytes: int = 64 * 1024 * 1024
     max_rate_wait: float = 90.0
+    probe_rate_limit: bool = False  # trip the main key's limit once (the 429 check)
 
     @classmethod
     def from_sources(
@@ -133,7 +136,7 @@ def _from_env(name: str, raw: str | None) -> Any:
         return None
     if name in _LISTS:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if name == "strict":
+    if name in _BOOLS:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     try:
         if name in _INTS:

@@ -217,6 +217,22 @@ class Transport:
             f"retries: {response.exchange.summary()}"
         )
 
+    def get_once(
+        self, path: str, params: Mapping[str, str], *, credentials: Credentials
+    ) -> Response:
+        """One GET with no waiting and no retry, even over the limit (the 429 probe's own
+        request); what its headers say is remembered for the polite requests that follow."""
+        response = self._send(path, list(params.items()), credentials, {})
+        self._remember_rate(credentials.key, response)
+        return response
+
+    def wait_until(self, reset: float) -> float:
+        """Wait for a rate-limit ``reset`` (Unix seconds), within ``max_rate_wait`` (else
+        HarnessError); the seconds waited."""
+        before = self.waited_seconds
+        self._wait_until(reset)
+        return self.waited_seconds - before
+
     # -- politeness -------------------------------------------------------------------------
 
     def _wait_for_quota(self, key: str | None) -> None:
