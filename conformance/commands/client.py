@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from conformance.commands.conclusion import conclude, split_values
+from conformance.commands.output import output_options
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 
@@ -29,6 +30,7 @@ from conformance.results import RunResult
 @click.option("--exclude", multiple=True, metavar="NAME", help="Skip these checks.")
 @click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
+@output_options
 def client_command(
     command: tuple[str, ...],
     scenario: tuple[str, ...],
@@ -63,6 +65,6 @@ def client_command(
             include=split_values(include),
             exclude=split_values(exclude),
         )
-        return run_client(config, progress=lambda line: click.echo(line, err=True))
+        return run_client(config)
 
     conclude(run, json_path=json_path, junitxml=junitxml, scrubber=Scrubber.of(KEYS.values()))
