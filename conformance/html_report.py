@@ -57,7 +57,7 @@ dl.run dt { font-weight: 600; } dl.run dd { margin: 0; }
 table { border-collapse: collapse; margin: 4px 0; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .badge { display: inline-block; padding: 0 8px; border-radius: 10px; font-size: 13px;
   font-weight: 600; }
 .badge.passed { background: var(--ok-bg); color: var(--ok); }
@@ -106,8 +106,8 @@ def render_html(result: RunResult) -> str:
         f'<p class="counts">{_counts(result)}</p>',
         "</header>",
         *_run_section(result),
-        *_checks_section(result),
         *_matrix_section(result),
+        *_checks_section(result),
         *_findings_section(result),
         "<footer>Written by soc-conformance. Keys are redacted; every finding can be "
         "reproduced with its curl line and the run's seed.</footer>",

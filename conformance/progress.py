@@ -139,12 +139,13 @@ class PlainProgress:
             self._write(f"[{task.label} {task.count()}]{shown}{self._context(key)}")
 
     def end(self, key: str, summary: str | None = None) -> None:
-        """One line for the finished task."""
+        """One line for the finished task (unless its own lines said it all)."""
         task = self._tasks.get(key)
         if task is None or task.ended:
             return
         task.ended = True
-        self._write(f"[{task.label} {task.count()}] done" + (f": {summary}" if summary else ""))
+        if summary or not task.every:  # a task with lines of its own said its last step
+            self._write(f"[{task.label} {task.count()}] done" + (f": {summary}" if summary else ""))
 
     def note(self, message: str) -> None:
         """Printed as is."""
@@ -187,6 +188,7 @@ class RichProgress:
             transient=True,
         )
         self._ids: dict[str, Any] = {}
+        self._labels: dict[str, str] = {}
         self._started = False
 
     def _ensure_started(self) -> None:
@@ -197,6 +199,7 @@ class RichProgress:
     def begin(self, key: str, label: str, total: int | None = None, *, every: int = 0) -> None:
         """A bar (indeterminate when ``total`` is None)."""
         self._ensure_started()
+        self._labels[key] = label
         if key in self._ids:
             self._bars.reset(self._ids[key], total=total, description=label, item="")
         else:
@@ -217,10 +220,10 @@ class RichProgress:
         task = self._ids.pop(key, None)
         if task is None:
             return
-        description = self._bars.tasks[task].description if task in self._bars.task_ids else key
+        label = self._labels.pop(key, key)
         self._bars.remove_task(task)
         if summary and self._verbosity >= VERBOSE:
-            self.console.print(f"{description}: {summary}", markup=False, highlight=False)
+            self.console.print(f"{label}: {summary}", markup=False, highlight=False)
 
     def note(self, message: str) -> None:
         """Printed above the bars, in colour where the console has it."""

@@ -267,7 +267,7 @@ def _wrap_shell(prefix: str, command: str, width: int) -> list[str]:
 
 
 def _matrix_indent(lines: list[str]) -> list[str]:
-    return ["  " + line for line in lines]
+    return ["  " + line if line else "" for line in lines]
 
 
 def _finding_dict(finding: Finding, *, strict: bool) -> dict[str, Any]:

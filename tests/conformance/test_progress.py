@@ -93,13 +93,17 @@ def test_colour_only_without_no_color(
         monkeypatch.setenv("NO_COLOR", no_color)
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, color_system="standard", width=80)
-    bars = RichProgress(console=console)
+    bars = RichProgress(console=console, verbosity=VERBOSE)
     bars.begin("checks", "server checks", 3)
+    bars.begin("compile:splunk", "splunk", 3)
     bars.advance("checks", item="a: passed")
     bars.note("waiting 58 s for X-RateLimit-Reset")
+    bars.end("checks", "3 done")  # a task ended before another: ids are not positions
+    bars.end("compile:splunk", "3 compiled")
     bars.close()
     text = buffer.getvalue()
     assert "waiting 58 s for X-RateLimit-Reset" in text
+    assert "splunk: 3 compiled" in text
     assert ("\x1b[33m" in text) is coloured  # the note's yellow
 
 
