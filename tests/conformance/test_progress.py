@@ -156,3 +156,23 @@ def test_rules_cli_progress_and_quiet(
         assert expected in result.stderr
         assert "[splunk+sysmon 1/1] done: 1 compiled, 0 failed" in result.stderr
     assert "soc-conformance rules" in result.stdout
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_server_cli_shows_checks_done_and_requests_spent(verbose: bool) -> None:
+    from mockserver.app import create_app
+    from mockserver.liveserver import LiveServer
+
+    key = "sk_live_demo_pro"
+    with LiveServer(create_app()) as server:
+        args = ["server", "--base-url", server.url, "--api-key", key, "--seed", "1"]
+        args += ["--check", "missing_key_is_401_missing_api_key", "--max-requests", "50"]
+        result = CliRunner().invoke(main, args + (["-v"] if verbose else []), env={})
+    assert result.exit_code == 0, result.output
+    err = result.stderr
+    assert "[server checks 1/1] missing_key_is_401_missing_api_key: passed (requests 2/50, " in err
+    assert ("GET " in err) is verbose  # -v: each request, its key redacted
+    if verbose:
+        assert "/api/v1/iocs/sigma?limit=1 -> 200" in err
+    assert key not in err
+    assert "[server checks" not in result.stdout  # progress never mixes with the report
