@@ -31,6 +31,7 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)  # why subjects could not be judged
     judged: int = 0  # subjects the check judged
+    seconds: float = 0.0  # time spent running the check on its subjects (JUnit, HTML)
 
     def skip(self, reason: str) -> None:
         """Record that one subject could not be judged, and why."""
@@ -98,6 +99,8 @@ class RunResult:
     matrix: CompileMatrix | None = None
     requests_made: int = 0
     harness_error: str | None = None  # set when the target could not be tested
+    max_requests: int | None = None  # the request budget, in modes that have one
+    seconds: float | None = None  # the whole run's wall-clock time, when measured
 
     def counts(self) -> dict[Status, int]:
         """How many checks ended in each status."""

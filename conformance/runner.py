@@ -16,6 +16,7 @@ so a check behaves the same wherever it runs:
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -34,6 +35,7 @@ def run_check(
 ) -> None:
     """Run ``spec`` on one ``subject``, adding what it found (or why it skipped) to ``result``."""
     findings: list[Finding] = []
+    started = time.perf_counter()
     try:
         output = spec.func(subject)
         if isinstance(output, Finding):
@@ -44,12 +46,14 @@ def run_check(
         findings.append(failure.finding)
     except SkipCheck as skip:
         if not findings:
+            result.seconds += time.perf_counter() - started
             result.skip(skip.reason)
             return
     except ConformanceError:
         raise
     except Exception as exc:  # noqa: BLE001 - a hostile input must not crash the checker
         findings.append(Finding("", f"the check crashed: {type(exc).__name__}: {exc}"))
+    result.seconds += time.perf_counter() - started
     result.judged += 1
     result.findings.extend(_stamp(f, spec.name, seed) for f in findings)
 

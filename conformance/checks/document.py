@@ -71,7 +71,9 @@ def document_finding(
         received=received,
         expected=expected,
         documented=documented,
-        reproduction=Reproduction(document=doc.text, document_index=doc.index, source=doc.source),
+        reproduction=Reproduction(
+            document=doc.text, document_index=doc.index, source=doc.source, document_line=doc.line
+        ),
     )
 
 

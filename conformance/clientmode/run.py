@@ -44,6 +44,7 @@ from conformance.clientmode.scenarios import (
     Scenario,
 )
 from conformance.findings import HarnessError, UsageError
+from conformance.progress import current
 from conformance.registry import REGISTRY
 from conformance.results import CheckResult, RunResult
 from conformance.runner import new_result, run_check
@@ -224,14 +225,20 @@ def run_client(config: ClientConfig, progress: Callable[[str], None] | None = No
     REGISTRY.select(scopes=["client"], include=config.include, exclude=config.exclude)
     dataset = load_reference_dataset(config.fixtures)
     outcomes = []
+    current().begin("scenarios", "scenario", len(scenarios), every=1)
     for scenario in scenarios:
         started = time.monotonic()
+        current().advance("scenarios", 0, item=f"{scenario.name} running")
         outcome = run_scenario(scenario, config, dataset)
         outcomes.append(outcome)
+        codes = ", ".join(
+            "timeout" if r.exit_code is None else str(r.exit_code) for r in outcome.runs
+        )
+        line = f"{scenario.name}: exit {codes} ({elapsed(started)})"
+        current().advance("scenarios", item=line)
         if progress is not None:
-            codes = ", ".join("timeout" if r.exit_code is None else str(r.exit_code)
-                              for r in outcome.runs)  # fmt: skip
-            progress(f"scenario {scenario.name}: exit {codes} ({elapsed(started)})")
+            progress(f"scenario {line}")
+    current().end("scenarios")
     model, how = file_model(outcomes, config)
     subject = f"{shlex.join(config.command)} (rules file judged as {model!r}: {how})"
     result = RunResult(mode="client", subject=subject, seed=None, strict=False)

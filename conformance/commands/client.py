@@ -14,6 +14,7 @@ from typing import Literal
 import click
 
 from conformance.commands.conclusion import conclude, split_values
+from conformance.commands.output import output_options
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 
@@ -38,6 +39,7 @@ from conformance.results import RunResult
 )
 @click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
+@output_options
 def client_command(
     command: tuple[str, ...],
     scenario: tuple[str, ...],
@@ -74,6 +76,6 @@ def client_command(
             exclude=split_values(exclude),
             file_model=file_model,
         )
-        return run_client(config, progress=lambda line: click.echo(line, err=True))
+        return run_client(config)
 
     conclude(run, json_path=json_path, junitxml=junitxml, scrubber=Scrubber.of(KEYS.values()))

@@ -7,6 +7,7 @@ printed or written text through the run's key scrubber.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -43,14 +44,25 @@ def conclude(
     junitxml: str | None,
     scrubber: Scrubber,
 ) -> NoReturn:
-    """Run, print the human report, write ``--json``/``--junitxml``, exit with the verdict."""
+    """Run, print the human report, write ``--json``/``--junitxml``/``--html``, exit with the
+    verdict. Progress goes to standard error while ``run`` runs (``-q``: none)."""
+    from conformance.commands.output import output_settings
+    from conformance.html_report import render_html
+    from conformance.progress import reporter_for, reporting
     from conformance.report import render_json, render_junit, render_text
 
+    settings = output_settings()
     try:
-        result = run()
+        started = time.monotonic()
+        with reporting(reporter_for(settings.verbosity)):
+            result = run()
+        if result.seconds is None:
+            result.seconds = time.monotonic() - started
         click.echo(scrubber.scrub(render_text(result)), nl=False)
         write_report(json_path, scrubber.scrub(render_json(result)))
         write_report(junitxml, scrubber.scrub(render_junit(result)))
+        if settings.html is not None:
+            write_report(settings.html, scrubber.scrub(render_html(result)))
     except UsageError as exc:
         click.echo(f"usage error: {scrubber.scrub(str(exc))}", err=True)
         sys.exit(exc.exit_code)

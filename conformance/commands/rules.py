@@ -13,6 +13,7 @@ import click
 
 from conformance import contract
 from conformance.commands.conclusion import conclude, split_values
+from conformance.commands.output import output_options
 from conformance.findings import HarnessError, UsageError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
@@ -67,6 +68,7 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
 )
 @click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
+@output_options
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--no-validators", is_flag=True, help="Skip pySigma's validators.")
 def rules_command(

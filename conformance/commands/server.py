@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from conformance.commands.conclusion import conclude, split_values
+from conformance.commands.output import output_options
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 
@@ -35,6 +36,7 @@ from conformance.results import RunResult
 @click.option("--timeout", type=float, help="Read timeout in seconds (default 30).")
 @click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
+@output_options
 def server_command(junitxml: str | None, json_path: str | None, **options: Any) -> None:
     """Check a live Sigma endpoint (the mock, the real service, a reimplementation).
 

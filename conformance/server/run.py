@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from conformance import contract
 from conformance.findings import CheckFailure, Finding, HarnessError
+from conformance.progress import current
 from conformance.redaction import Scrubber
 from conformance.registry import REGISTRY, CheckSpec
 from conformance.results import CheckResult, RunResult
@@ -67,15 +68,22 @@ def run_server(
     )
     ctx = ServerContext(config, transport)
     result = RunResult("server", config.base_url, config.seed, config.strict)
+    result.max_requests = transport.config.max_requests
+    progress = current()
+    progress.begin("requests", "requests", transport.config.max_requests)
+    progress.begin("checks", "server checks", len(specs), every=1)
     try:
         probe(ctx)
         for position, spec in enumerate(specs):
             try:
                 result.checks.append(run_server_check(spec, ctx))
+                status = result.checks[-1].status(strict=config.strict).value
+                progress.advance("checks", item=f"{spec.name}: {status}")
             except HarnessError as exc:
                 result.harness_error = str(exc)
                 result.checks += [_not_run(s, str(exc)) for s in specs[position:]]
                 break
+        progress.end("checks")
         if result.harness_error is None:
             _fetch_quietly(ctx)  # usually cached already: the filter checks start from it
             rule_results, result.matrix = check_rulesets(rules_to_check(ctx), options)
@@ -83,6 +91,8 @@ def run_server(
     except HarnessError as exc:
         result.harness_error = str(exc)
     result.requests_made = transport.requests_made
+    waited = f"waited {transport.waited_seconds:.0f} s for rate limits"
+    progress.end("requests", f"{transport.requests_made} made, {waited}")
     return scrub_result(result, scrubber)
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from conformance.findings import CheckFailure, Finding, HarnessError, Reproduction
+from conformance.progress import current
 from conformance.redaction import Scrubber, redact_key
 
 if TYPE_CHECKING:
@@ -261,6 +262,7 @@ class Transport:
                 f"could not test: rate limited until {until} ({wait:.0f} s away, more than the "
                 f"{self.config.max_rate_wait:.0f} s this run may wait)"
             )
+        current().note(f"waiting {wait:.0f} s for X-RateLimit-Reset")
         self._pause(wait)
 
     def _pause(self, seconds: float) -> None:
@@ -293,6 +295,7 @@ class Transport:
                 "is spent (raise --max-requests)"
             )
         self.requests_made += 1
+        current().advance("requests")
         headers = {"Accept": "application/yaml, application/json;q=0.9, */*;q=0.1"}
         headers.update(extra_headers)
         wire_params = list(query)
@@ -318,6 +321,7 @@ class Transport:
             raw.close()
         done = _with_response(exchange, raw.status_code, raw.headers, body, self.scrubber)
         self._keep(done)
+        current().detail(done.summary())
         return Response(
             status=raw.status_code,
             headers={k.lower(): v for k, v in raw.headers.items()},
