@@ -35,10 +35,21 @@ HEADER = ("check", "scope", "by default", "with --strict", "statement")
 
 
 def all_checks() -> list[CheckSpec]:
-    """Every registered check, in registration order (importing the check modules)."""
+    """Every registered check (importing the check modules), in a fixed order: by scope, then
+    by module and place in its source. Registration order depends on what the process happened
+    to import first, so it cannot be the order of a published table."""
     for module in CHECK_MODULES:
         importlib.import_module(module)
-    return REGISTRY.all()
+    scopes = list(SCOPE_MODES)
+    modules = {
+        name: rank for rank, name in enumerate(sorted({c.func.__module__ for c in REGISTRY.all()}))
+    }
+
+    def place(spec: CheckSpec) -> tuple[int, int, int]:
+        line = getattr(getattr(spec.func, "__code__", None), "co_firstlineno", 0)
+        return scopes.index(spec.scope), modules[spec.func.__module__], line
+
+    return sorted(REGISTRY.all(), key=place)
 
 
 def rows(scope: str | None = None) -> list[tuple[str, str, str, str, str]]:
