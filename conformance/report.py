@@ -20,8 +20,8 @@ SHOWN_PER_CHECK = 3
 #: Lines of an offending document shown before truncating.
 DOCUMENT_LINES = 30
 _CLIP = 300
-_VERDICTS = {0: "CONFORMANT", 1: "NOT CONFORMANT", 3: "COULD NOT TEST"}
-_DIFF_VERDICTS = {0: "EQUIVALENT", 1: "DIFFERENT", 3: "COULD NOT TEST"}
+_VERDICTS = {0: "CONFORMANT", 1: "NOT CONFORMANT", 3: "COULD NOT TEST", 130: "INTERRUPTED"}
+_DIFF_VERDICTS = {0: "EQUIVALENT", 1: "DIFFERENT", 3: "COULD NOT TEST", 130: "INTERRUPTED"}
 
 
 def _clip(text: str, limit: int = _CLIP) -> str:
@@ -122,6 +122,7 @@ def render_text(result: RunResult) -> str:
         lines.append(f"COULD NOT TEST: {result.harness_error}")
     if result.checks:
         lines += ["", *_check_table(result)]
+        lines += _skip_lines(result)
     if result.matrix is not None and result.matrix.cells:
         lines += ["", "compile matrix (rules that compiled / rules of that type):"]
         lines += _matrix_indent(matrix_lines(result.matrix))
@@ -145,10 +146,24 @@ def render_text(result: RunResult) -> str:
                 more += f" (documents {', '.join(indexes[:20])}{tail})"
             lines.append(more)
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items())
+    if result.rules_judged is not None:
+        summary += f"; {result.rules_judged} rule(s) judged"
+    if result.interrupted:
+        summary += " (partial: the run was interrupted)"
     verdicts = _DIFF_VERDICTS if result.mode == "diff" else _VERDICTS
     verdict = verdicts[result.exit_code()]
     lines += ["", f"{verdict}: {summary}" + (" (strict)" if result.strict else "")]
     return "\n".join(lines) + "\n"
+
+
+def _skip_lines(result: RunResult) -> list[str]:
+    """Why checks were skipped: one line per reason, naming its checks."""
+    by_reason: dict[str, list[str]] = {}
+    for c in result.checks:
+        if c.skip_reason is not None:
+            by_reason.setdefault(c.skip_reason, []).append(c.name)
+    lines = [f"skipped ({_clip(why, 160)}): {', '.join(names)}" for why, names in by_reason.items()]
+    return ["", *lines] if lines else []
 
 
 def _matrix_indent(lines: list[str]) -> list[str]:
@@ -196,6 +211,8 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "exit_code": result.exit_code(),
         "harness_error": result.harness_error,
         "requests_made": result.requests_made,
+        "rules_judged": result.rules_judged,
+        "interrupted": result.interrupted,
         "counts": {s.value: n for s, n in result.counts().items()},
         "checks": [
             {
@@ -225,12 +242,15 @@ def render_junit(result: RunResult) -> str:
         name=f"soc-conformance {result.mode}",
         tests=str(len(result.checks)),
         failures=str(counts[Status.FAILED]),
-        errors="1" if result.harness_error else "0",
+        errors=str(bool(result.harness_error) + result.interrupted),
         skipped=str(counts[Status.SKIPPED]),
     )
     if result.harness_error:
         case = ET.SubElement(suite, "testcase", classname=result.mode, name="harness")
         ET.SubElement(case, "error", message=result.harness_error)
+    if result.interrupted:
+        case = ET.SubElement(suite, "testcase", classname=result.mode, name="interrupted")
+        ET.SubElement(case, "error", message="interrupted: a partial report")
     for c in result.checks:
         case = ET.SubElement(suite, "testcase", classname=f"{result.mode}.{c.scope}", name=c.name)
         status = c.status(strict=result.strict)
