@@ -37,7 +37,7 @@ from conformance.clientmode.scenarios import (
 from conformance.findings import HarnessError, UsageError
 from conformance.registry import REGISTRY
 from conformance.results import CheckResult, RunResult
-from conformance.runner import new_result, run_check
+from conformance.runner import explain_empty, new_result, run_check
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -161,6 +161,10 @@ def _execute(
         os.killpg(process.pid, signal.SIGKILL)
         out, err = process.communicate()
         code = None
+    except KeyboardInterrupt:  # the run is stopped: so is the client (its own session)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
     return code, _tail(out), _tail(err)
 
 
@@ -248,15 +252,23 @@ def run_client(config: ClientConfig, progress: Callable[[str], None] | None = No
     REGISTRY.select(scopes=["client"], include=config.include, exclude=config.exclude)
     dataset = load_reference_dataset(config.fixtures)
     outcomes = []
+    interrupted = False
     for scenario in scenarios:
         started = time.monotonic()
-        outcome = run_scenario(scenario, config, dataset)
+        try:
+            outcome = run_scenario(scenario, config, dataset)
+        except KeyboardInterrupt:  # SIGINT/SIGTERM: judge the scenarios that finished
+            interrupted = True
+            break
         outcomes.append(outcome)
         if progress is not None:
             codes = ", ".join("timeout" if r.exit_code is None else str(r.exit_code)
                               for r in outcome.runs)  # fmt: skip
             progress(f"scenario {scenario.name}: exit {codes} ({elapsed(started)})")
     result = RunResult(mode="client", subject=shlex.join(config.command), seed=None, strict=False)
+    result.interrupted = interrupted
     result.checks = judge_outcomes(outcomes, config)
+    if interrupted:
+        explain_empty(result.checks, "interrupted before a scenario finished")
     result.requests_made = sum(len(r.exchanges) for o in outcomes for r in o.runs)
     return result

@@ -71,7 +71,11 @@ def server_command(
 
     def run() -> RunResult:
         config = ServerConfig.from_sources(given, os.environ)
-        click.echo(f"seed: {config.seed} (repeat this run with --seed {config.seed})", err=True)
-        return run_server(config, min_rules=min_rules)
+
+        def started() -> None:
+            seed = config.seed
+            click.echo(f"seed: {seed} (repeat this run with --seed {seed})", err=True)
+
+        return run_server(config, min_rules=min_rules, started=started)
 
     conclude(run, json_path=json_path, junitxml=junitxml, scrubber=scrubber)

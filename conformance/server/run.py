@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -67,10 +67,13 @@ def run_server(
     transport: Transport | None = None,
     session: requests.Session | None = None,
     min_rules: int | None = None,
+    started: Callable[[], None] | None = None,
 ) -> RunResult:
     """Run the selected server checks, then the rule checks on the rules fetched.
 
     ``min_rules`` (``--min-rules``) fails the run when fewer distinct rules were judged.
+    The probe's HarnessError (nothing could be judged) is raised, not reported: one line.
+    ``started`` is called once the probe passed (the command prints the seed then).
 
     ``session`` (or a whole ``transport``) lets tests route requests anywhere, e.g. through a
     WSGI adapter into an app in-process. Keys never leave this function unredacted.
@@ -92,9 +95,11 @@ def run_server(
     result = RunResult("server", config.base_url, config.seed, config.strict)
     check_base_url(config.base_url)
     rulesets: list[RuleSet] | None = None
+    probe(ctx)
+    if started is not None:
+        started()
     with collecting() as made:
         try:
-            probe(ctx)
             for position, spec in enumerate(specs):
                 try:
                     result.checks.append(run_server_check(spec, ctx))
