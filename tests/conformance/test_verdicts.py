@@ -380,7 +380,7 @@ def test_an_interrupted_client_run_keeps_its_finished_scenarios(tmp_path: Path) 
 def test_an_interrupted_rules_run_writes_the_partial_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conformance.commands.rules as rules_module
+    import conformance.rules.run as rules_run
 
     def judge_one_then_stop(rulesets: Any, options: Any) -> Any:
         spec = next(s for s in REGISTRY.all("document") if s.name == "id_is_uuid")
@@ -389,7 +389,7 @@ def test_an_interrupted_rules_run_writes_the_partial_report(
             run_check(spec, doc, result)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rules_module, "check_rulesets", judge_one_then_stop)
+    monkeypatch.setattr(rules_run, "check_rulesets", judge_one_then_stop)
     path, report = tmp_path / "rules.yml", tmp_path / "r.json"
     path.write_bytes(body(sample_rule("ipv4")))
     code, out, _ = rules(str(path), "--json", str(report))
