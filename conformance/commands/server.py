@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from conformance.commands.conclusion import conclude, split_values
+from conformance.findings import HarnessError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 
@@ -56,7 +57,7 @@ def server_command(
     SOCDEFENDERS_MAX_EXAMPLES, SOCDEFENDERS_TIMEOUT.
     """
     from conformance.server.config import ServerConfig
-    from conformance.server.run import run_server
+    from conformance.server.run import check_base_url, run_server
 
     given = dict(options)
     given["required_targets"] = split_values(given.pop("require_target"))
@@ -76,6 +77,10 @@ def server_command(
             seed = config.seed
             click.echo(f"seed: {seed} (repeat this run with --seed {seed})", err=True)
 
-        return run_server(config, min_rules=min_rules, started=started)
+        check_base_url(config.base_url)  # a usage error (exit 2) before any request
+        result = run_server(config, min_rules=min_rules, started=started)
+        if result.harness_error is not None and not result.checks:
+            raise HarnessError(result.harness_error)  # the probe: one line, no report
+        return result
 
     conclude(run, json_path=json_path, junitxml=junitxml, scrubber=scrubber)

@@ -23,7 +23,13 @@ from urllib.parse import urlsplit
 
 from conformance import contract
 from conformance.checks.document import NO_RULE
-from conformance.findings import CheckFailure, Finding, HarnessError, UsageError
+from conformance.findings import (
+    CheckFailure,
+    ConformanceError,
+    Finding,
+    HarnessError,
+    UsageError,
+)
 from conformance.redaction import Scrubber, redact_key
 from conformance.registry import REGISTRY, CheckSpec
 from conformance.results import CheckResult, RunResult
@@ -72,8 +78,8 @@ def run_server(
     """Run the selected server checks, then the rule checks on the rules fetched.
 
     ``min_rules`` (``--min-rules``) fails the run when fewer distinct rules were judged.
-    The probe's HarnessError (nothing could be judged) is raised, not reported: one line.
-    ``started`` is called once the probe passed (the command prints the seed then).
+    When the probe finds that nothing could be judged, the result holds only that
+    ``harness_error`` (no check); ``started`` is called once the probe passed.
 
     ``session`` (or a whole ``transport``) lets tests route requests anywhere, e.g. through a
     WSGI adapter into an app in-process. Keys never leave this function unredacted.
@@ -93,9 +99,14 @@ def run_server(
     )
     ctx = ServerContext(config, transport)
     result = RunResult("server", config.base_url, config.seed, config.strict)
-    check_base_url(config.base_url)
     rulesets: list[RuleSet] | None = None
-    probe(ctx)
+    try:
+        check_base_url(config.base_url)
+        probe(ctx)
+    except ConformanceError as exc:
+        result.harness_error = str(exc)
+        result.requests_made = transport.requests_made
+        return scrub_result(result, scrubber)
     if started is not None:
         started()
     with collecting() as made:
