@@ -92,6 +92,8 @@ def misses_nothing_across_runs(outcome: ScenarioOutcome) -> Iterator[Finding]:
     """After incremental runs the file holds every rule the feed has for the client's filters."""
     if outcome.feed is None or not outcome.runs:
         raise SkipCheck("not an incremental scenario")
+    if not outcome.feed:
+        raise SkipCheck("the feed has no rule for the client's filters")
     last = outcome.runs[-1]
     rules = _file_rules(last.after)
     have = set(rules) if isinstance(rules, dict) else set()
