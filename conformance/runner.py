@@ -94,6 +94,11 @@ def explain_empty(results: Iterable[CheckResult], reason: str) -> None:
             result.skip(reason)
 
 
+def reached_rules(results: Iterable[CheckResult]) -> int:
+    """In a run cut short: how many rules the document checks got to (the most any judged)."""
+    return max((r.judged for r in results if r.scope == "document"), default=0)
+
+
 def count_rules(rulesets: Iterable[RuleSet]) -> int:
     """How many distinct rules (documents that are rule mappings) the rule checks judged."""
     texts = {

@@ -18,7 +18,7 @@ from conformance.findings import HarnessError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 from conformance.rules.documents import LoadLimits, RuleSet, parse_body
-from conformance.runner import collecting, count_rules, explain_empty
+from conformance.runner import collecting, count_rules, explain_empty, reached_rules
 
 
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
@@ -40,6 +40,16 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
             source = name
         rulesets.append(parse_body(body, source=source))
     return rulesets
+
+
+def stop_workers() -> None:
+    """End the compile workers this run started: an interrupted run waits for no chunk."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()  # our own forked workers; SIGTERM would be caught by their handler
+    for child in multiprocessing.active_children():
+        child.join(timeout=5)
 
 
 @click.command("rules")
@@ -127,8 +137,13 @@ def rules_command(
             except KeyboardInterrupt:
                 # What each check judged before the signal; the compile matrix is incomplete.
                 result.checks, result.interrupted = list(made), True
-        explain_empty(result.checks, NO_RULE)
-        result.rules_judged = count_rules(rulesets)
+                stop_workers()
+        if result.interrupted:
+            explain_empty(result.checks, "not run: interrupted")
+            result.rules_judged = reached_rules(result.checks)
+        else:
+            explain_empty(result.checks, NO_RULE)
+            result.rules_judged = count_rules(rulesets)
         result.require_rules(min_rules)
         return result
 

@@ -33,7 +33,14 @@ from conformance.findings import (
 from conformance.redaction import Scrubber, redact_key
 from conformance.registry import REGISTRY, CheckSpec
 from conformance.results import CheckResult, RunResult
-from conformance.runner import collecting, count_rules, explain_empty, new_result, run_check
+from conformance.runner import (
+    collecting,
+    count_rules,
+    explain_empty,
+    new_result,
+    reached_rules,
+    run_check,
+)
 from conformance.server.config import ServerConfig
 from conformance.server.context import ServerContext
 from conformance.server.responses import envelope_problems, error_code
@@ -134,7 +141,10 @@ def run_server(
                 result.checks += [_not_run(s, "interrupted") for s in specs[done:]]
             else:  # among the rule checks: what they judged so far
                 server_names = {s.name for s in specs}
-                result.checks += [r for r in made if r.name not in server_names]
+                partial = [r for r in made if r.name not in server_names]
+                explain_empty(partial, "not run: interrupted")
+                result.checks += partial
+                result.rules_judged = reached_rules(partial)
     result.requests_made = transport.requests_made
     result.require_rules(min_rules)
     return scrub_result(result, scrubber)
