@@ -108,3 +108,13 @@ def count_rules(rulesets: Iterable[RuleSet]) -> int:
         if d.mapping is not None and "action" not in d.mapping
     }
     return len(texts)
+
+
+def stop_workers() -> None:
+    """End the compile workers this run started: an interrupted run waits for no chunk."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()  # our own forked workers; SIGTERM would be caught by their handler
+    for child in multiprocessing.active_children():
+        child.join(timeout=5)

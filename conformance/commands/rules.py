@@ -18,7 +18,13 @@ from conformance.findings import HarnessError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 from conformance.rules.documents import LoadLimits, RuleSet, parse_body
-from conformance.runner import collecting, count_rules, explain_empty, reached_rules
+from conformance.runner import (
+    collecting,
+    count_rules,
+    explain_empty,
+    reached_rules,
+    stop_workers,
+)
 
 
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
@@ -40,16 +46,6 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
             source = name
         rulesets.append(parse_body(body, source=source))
     return rulesets
-
-
-def stop_workers() -> None:
-    """End the compile workers this run started: an interrupted run waits for no chunk."""
-    import multiprocessing
-
-    for child in multiprocessing.active_children():
-        child.kill()  # our own forked workers; SIGTERM would be caught by their handler
-    for child in multiprocessing.active_children():
-        child.join(timeout=5)
 
 
 @click.command("rules")

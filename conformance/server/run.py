@@ -40,6 +40,7 @@ from conformance.runner import (
     new_result,
     reached_rules,
     run_check,
+    stop_workers,
 )
 from conformance.server.config import ServerConfig
 from conformance.server.context import ServerContext
@@ -145,6 +146,7 @@ def run_server(
                 explain_empty(partial, "not run: interrupted")
                 result.checks += partial
                 result.rules_judged = reached_rules(partial)
+                stop_workers()
     result.requests_made = transport.requests_made
     result.require_rules(min_rules)
     return scrub_result(result, scrubber)
