@@ -3,6 +3,8 @@
 One place maps the harness's errors to exit codes (2 usage, 3 could not test, 130
 interrupted) and passes every printed or written text through the run's key scrubber.
 
+- A run that could judge nothing (no check ran, e.g. server mode's probe found the key
+  refused) prints one line on standard error; the report files are still written.
 - Output paths (``--json``, ``--junitxml``) are checked before the run spends anything: a
   directory that does not exist is a usage error (exit 2), not a finding after the run.
 - ``--json -`` writes the JSON to standard output; the human report then goes to standard
@@ -136,7 +138,11 @@ def conclude(
             sys.exit(INTERRUPTED_EXIT)
         with _signals_ignored():
             human_to_stderr = STDOUT in (json_path, junitxml)
-            click.echo(scrubber.scrub(render_text(result)), nl=False, err=human_to_stderr)
+            if result.harness_error is not None and not result.checks:
+                # Nothing could be judged (e.g. server mode's probe): one line, no table.
+                click.echo(f"could not test: {scrubber.scrub(result.harness_error)}", err=True)
+            else:
+                click.echo(scrubber.scrub(render_text(result)), nl=False, err=human_to_stderr)
             write_report(json_path, scrubber.scrub(render_json(result)))
             write_report(junitxml, scrubber.scrub(render_junit(result)))
     except UsageError as exc:

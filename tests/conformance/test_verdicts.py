@@ -83,11 +83,16 @@ def rules(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
     ids=["wrong", "expired", "free-as-pro"],
 )
 def test_a_refused_key_is_could_not_test_in_one_line(
-    mock: tuple[str, Counting], key: str, named: str
+    mock: tuple[str, Counting], tmp_path: Path, key: str, named: str
 ) -> None:
     url, counter = mock
-    code, out, err = server("--base-url", url, "--api-key", key, "--seed", "1")
+    report = tmp_path / "r.json"
+    code, out, err = server("--base-url", url, "--api-key", key, "--json", str(report))
     assert code == 3, out + err
+    data = json.loads(report.read_text())  # the files are still written, marked could-not-test
+    assert data["exit_code"] == 3
+    assert named in data["harness_error"]
+    assert key not in report.read_text()
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
