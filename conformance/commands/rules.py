@@ -14,7 +14,7 @@ import click
 from conformance import contract
 from conformance.checks.document import NO_RULE
 from conformance.commands.conclusion import conclude, split_values
-from conformance.findings import HarnessError
+from conformance.findings import HarnessError, UsageError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 from conformance.rules.documents import LoadLimits, RuleSet, parse_body
@@ -25,6 +25,7 @@ from conformance.runner import (
     reached_rules,
     stop_workers,
 )
+from conformance.target_aliases import resolve_targets
 
 
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
@@ -54,7 +55,8 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     "--targets",
     multiple=True,
     metavar="T[,T...]",
-    help="Compile targets backend+pipeline (default: the four documented ones).",
+    help="Compile targets backend+pipeline, or the vendor's names splunk, elastic, sentinel,"
+    " qradar (default: those four; list: soc-conformance targets).",
 )
 @click.option(
     "--require-target",
@@ -107,10 +109,13 @@ def rules_command(
     """
     from conformance.rules.run import RuleCheckOptions, check_rulesets
 
-    chosen = split_values(targets) or contract.DEFAULT_TARGETS
-    required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + split_values(
-        require_target
-    )
+    try:
+        chosen, aliases = resolve_targets(split_values(targets) or contract.DEFAULT_TARGETS)
+        named_required, required_aliases = resolve_targets(split_values(require_target))
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    aliases = required_aliases | aliases
+    required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + named_required
     options = RuleCheckOptions(
         include=split_values(include),
         exclude=split_values(exclude),
@@ -140,6 +145,8 @@ def rules_command(
         else:
             explain_empty(result.checks, NO_RULE)
             result.rules_judged = count_rules(rulesets)
+        if result.matrix is not None:
+            result.matrix.aliases.update(aliases)
         result.require_rules(min_rules)
         return result
 

@@ -77,6 +77,9 @@ def server_command(
             click.echo(f"seed: {seed} (repeat this run with --seed {seed})", err=True)
 
         check_base_url(config.base_url)  # a usage error (exit 2) before any request
-        return run_server(config, min_rules=min_rules, started=started)
+        result = run_server(config, min_rules=min_rules, started=started)
+        if result.matrix is not None:
+            result.matrix.aliases.update(config.target_aliases)
+        return result
 
     conclude(run, json_path=json_path, junitxml=junitxml, scrubber=scrubber)

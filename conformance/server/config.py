@@ -17,6 +17,7 @@ from conformance import contract
 from conformance.findings import UsageError
 from conformance.redaction import Scrubber
 from conformance.server.transport import TransportConfig
+from conformance.target_aliases import resolve_targets
 
 #: Environment variables, by option name.
 ENVIRONMENT = {
@@ -51,6 +52,7 @@ class ServerConfig:
     expired_key: str | None = field(default=None, repr=False)
     targets: tuple[str, ...] = contract.DEFAULT_TARGETS
     required_targets: tuple[str, ...] = ()
+    target_aliases: tuple[tuple[str, str], ...] = ()  # (target, vendor name) given as aliases
     strict: bool = False
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -82,6 +84,12 @@ class ServerConfig:
         values["required_targets"] = tuple(values.get("required_targets", ()))
         for name in _LISTS & values.keys():
             values[name] = tuple(values[name])
+        aliases: dict[str, str] = {}
+        for name in ("targets", "required_targets"):
+            if name in values:
+                values[name], used = resolve_targets(values[name])
+                aliases.update(used)
+        values["target_aliases"] = tuple(aliases.items())
         config = cls(**values)
         config.validate()
         return config

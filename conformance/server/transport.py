@@ -12,6 +12,9 @@ Errors::
                            the check that made it records a failure
     HarnessError           the run cannot go on: target unreachable from the start,
     └── BudgetExhausted    rate limited for longer than the cap, or the budget is spent
+
+Over 300 lines because the failure modes it turns into findings (resets, timeouts, size and
+deadline caps, rate-limit waits) share one streaming read; each has its own branch.
 """
 
 from __future__ import annotations

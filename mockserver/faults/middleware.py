@@ -3,6 +3,9 @@
 It wraps ``app.wsgi_app`` and decorates only 200 answers to ``/api/v1/...`` (a 401 stays a
 401). All dice come from one ``random.Random(seed)`` drawn in request order, so a run is
 reproducible; every delay is capped.
+
+One class per way an answer is decorated would scatter the one seeded dice stream; they stay
+together so the order of draws, which makes runs reproducible, is visible in one file.
 """
 
 from __future__ import annotations

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from requests.structures import CaseInsensitiveDict
 
 from mockserver.app import create_app
 from mockserver.config import MockConfig
@@ -46,7 +47,7 @@ ANSWERS = [
 ]
 
 
-def assert_headers(headers: dict[str, str], status: int, where: str) -> tuple[int, int, int]:
+def assert_headers(headers: Mapping[str, str], status: int, where: str) -> tuple[int, int, int]:
     missing = [name for name in HEADERS if name not in headers]
     assert not missing, f"{where}: {status} answer without {missing}"
     limit, remaining, reset = (int(headers[name]) for name in HEADERS)
@@ -145,14 +146,15 @@ def live() -> Iterator[LiveServer]:
 
 def request(
     server: LiveServer, method: str, path: str, headers: dict[str, str]
-) -> tuple[int, dict[str, str]]:
+) -> tuple[int, CaseInsensitiveDict[str]]:
     address = urlsplit(server.url)
     connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
     try:
         connection.request(method, path, headers=headers)
         response = connection.getresponse()
         response.read()
-        return response.status, dict(response.getheaders())
+        # Header names are case-insensitive; granian sends them in lower case.
+        return response.status, CaseInsensitiveDict(response.getheaders())
     finally:
         connection.close()
 
