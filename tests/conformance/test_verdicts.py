@@ -108,6 +108,22 @@ def test_a_free_key_given_as_pro_is_said_to_be_not_pro(mock: tuple[str, Counting
     assert "not a Pro key" in err
 
 
+def test_a_server_that_ignores_bearer_is_judged_not_excused() -> None:
+    app = create_app()
+    inner = app.wsgi_app
+
+    def drop_bearer(environ: Any, start_response: Any) -> Any:
+        environ.pop("HTTP_AUTHORIZATION", None)  # only X-API-Key reaches the app
+        return inner(environ, start_response)
+
+    app.wsgi_app = drop_bearer  # type: ignore[method-assign]
+    with LiveServer(app) as live:
+        code, out, err = server("--base-url", live.url, "--api-key", PRO, *FEW_CHECKS)
+    assert code == 1, out + err  # the key is good (X-API-Key works): the server failed
+    assert "check the key" not in err
+    assert "media_type_is_yaml" in out
+
+
 @pytest.mark.parametrize("suffix", ["/api/v1/iocs/sigma", "/api/v1/iocs/sigma/", "/api/v1"])
 def test_a_base_url_ending_in_the_api_path_is_a_usage_error(
     mock: tuple[str, Counting], suffix: str
