@@ -26,8 +26,8 @@ DOCUMENT_LINES = 30
 _CLIP = 300
 #: The text report's width when standard output is not a terminal.
 DEFAULT_WIDTH = 100
-_VERDICTS = {0: "CONFORMANT", 1: "NOT CONFORMANT", 3: "COULD NOT TEST"}
-_DIFF_VERDICTS = {0: "EQUIVALENT", 1: "DIFFERENT", 3: "COULD NOT TEST"}
+_VERDICTS = {0: "CONFORMANT", 1: "NOT CONFORMANT", 3: "COULD NOT TEST", 130: "INTERRUPTED"}
+_DIFF_VERDICTS = {0: "EQUIVALENT", 1: "DIFFERENT", 3: "COULD NOT TEST", 130: "INTERRUPTED"}
 
 
 def _clip(text: str, limit: int = _CLIP) -> str:
@@ -162,15 +162,6 @@ def render_text(result: RunResult, *, width: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _skip_lines(result: RunResult) -> list[str]:
-    skipped = [c for c in result.checks if c.skip_reason is not None]
-    if not skipped:
-        return []
-    return ["", "skipped (nothing could be judged):"] + [
-        f"  {c.name}: {c.skip_reason}" for c in skipped
-    ]
-
-
 #: Marks a table line: tables are laid out to the width already, never re-flowed.
 _KEEP = "\x00"
 
@@ -210,6 +201,10 @@ def _text_lines(result: RunResult, width: int) -> list[str]:
                 more += f" (documents {', '.join(indexes[:20])}{tail})"
             lines.append(more)
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items())
+    if result.rules_judged is not None:
+        summary += f"; {result.rules_judged} rule(s) judged"
+    if result.interrupted:
+        summary += " (partial: the run was interrupted)"
     verdicts = _DIFF_VERDICTS if result.mode == "diff" else _VERDICTS
     verdict = verdicts[result.exit_code()]
     lines += ["", f"{verdict}: {summary}" + (" (strict)" if result.strict else "")]
@@ -266,6 +261,16 @@ def _wrap_shell(prefix: str, command: str, width: int) -> list[str]:
     return [*lines, current]
 
 
+def _skip_lines(result: RunResult) -> list[str]:
+    """Why checks were skipped: one line per reason, naming its checks."""
+    by_reason: dict[str, list[str]] = {}
+    for c in result.checks:
+        if c.skip_reason is not None:
+            by_reason.setdefault(c.skip_reason, []).append(c.name)
+    lines = [f"skipped ({_clip(why, 160)}): {', '.join(names)}" for why, names in by_reason.items()]
+    return ["", *lines] if lines else []
+
+
 def _matrix_indent(lines: list[str]) -> list[str]:
     return ["  " + line if line else "" for line in lines]
 
@@ -315,6 +320,8 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "requests_made": result.requests_made,
         "max_requests": result.max_requests,
         "seconds": result.seconds,
+        "rules_judged": result.rules_judged,
+        "interrupted": result.interrupted,
         "counts": {s.value: n for s, n in result.counts().items()},
         "checks": [
             {
@@ -350,13 +357,16 @@ def render_junit(result: RunResult) -> str:
         name=f"soc-conformance {result.mode}",
         tests=str(len(result.checks)),
         failures=str(counts[Status.FAILED]),
-        errors="1" if result.harness_error else "0",
+        errors=str(bool(result.harness_error) + result.interrupted),
         skipped=str(counts[Status.SKIPPED]),
         time=f"{_run_seconds(result):.3f}",
     )
     if result.harness_error:
         case = ET.SubElement(suite, "testcase", classname=result.mode, name="harness")
         ET.SubElement(case, "error", message=result.harness_error)
+    if result.interrupted:
+        case = ET.SubElement(suite, "testcase", classname=result.mode, name="interrupted")
+        ET.SubElement(case, "error", message="interrupted: a partial report")
     for c in result.checks:
         case = ET.SubElement(
             suite,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from conformance.checks.document import document_finding
-from conformance.findings import Finding, Severity
+from conformance.findings import Finding, Severity, SkipCheck
 from conformance.registry import check
 from conformance.rules.toolchain import CompiledRule
 from conformance.rules.validators import FAILING_SEVERITIES, WARNING_VALIDATORS
@@ -29,8 +29,15 @@ def pysigma_parses_rule(subject: CompiledRule) -> Iterator[Finding]:
 
 
 def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Finding]:
-    for outcome in subject.outcome.targets:
-        if outcome.ok or (outcome.target in subject.required) != required:
+    outcomes = [o for o in subject.outcome.targets if (o.target in subject.required) == required]
+    if not outcomes:
+        # Nothing compiled: the rule did not parse (its own check says so), or no such target.
+        kind = "required" if required else "advisory"
+        if subject.outcome.parse_errors:
+            raise SkipCheck("pySigma could not parse the rule")
+        raise SkipCheck(f"no {kind} target")
+    for outcome in outcomes:
+        if outcome.ok:
             continue
         finding = document_finding(
             subject.document,
@@ -61,6 +68,8 @@ def pysigma_validators_pass(subject: CompiledRule) -> Iterator[Finding]:
     Validators encode SigmaHQ's conventions, not the vendor's documentation: a high-severity
     issue is a failure under ``--strict`` and a warning otherwise.
     """
+    if subject.outcome.parse_errors:
+        raise SkipCheck("pySigma could not parse the rule")
     for issue in subject.outcome.issues:
         failing = issue.severity in FAILING_SEVERITIES and issue.validator not in (
             WARNING_VALIDATORS | subject.warning_validators

@@ -47,7 +47,7 @@ from conformance.findings import HarnessError, UsageError
 from conformance.progress import current
 from conformance.registry import REGISTRY
 from conformance.results import CheckResult, RunResult
-from conformance.runner import new_result, run_check
+from conformance.runner import explain_empty, new_result, run_check
 from mockserver.testing import (
     Dataset,
     MockServerError,
@@ -133,6 +133,10 @@ def _execute(
         os.killpg(process.pid, signal.SIGKILL)
         out, err = process.communicate()
         code = None
+    except KeyboardInterrupt:  # the run is stopped: so is the client (its own session)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
     return code, _tail(out), _tail(err)
 
 
@@ -225,11 +229,16 @@ def run_client(config: ClientConfig, progress: Callable[[str], None] | None = No
     REGISTRY.select(scopes=["client"], include=config.include, exclude=config.exclude)
     dataset = load_reference_dataset(config.fixtures)
     outcomes = []
+    interrupted = False
     current().begin("scenarios", "scenario", len(scenarios), every=1)
     for scenario in scenarios:
         started = time.monotonic()
         current().advance("scenarios", 0, item=f"{scenario.name} running")
-        outcome = run_scenario(scenario, config, dataset)
+        try:
+            outcome = run_scenario(scenario, config, dataset)
+        except KeyboardInterrupt:  # SIGINT/SIGTERM: judge the scenarios that finished
+            interrupted = True
+            break
         outcomes.append(outcome)
         codes = ", ".join(
             "timeout" if r.exit_code is None else str(r.exit_code) for r in outcome.runs
@@ -242,6 +251,9 @@ def run_client(config: ClientConfig, progress: Callable[[str], None] | None = No
     model, how = file_model(outcomes, config)
     subject = f"{shlex.join(config.command)} (rules file judged as {model!r}: {how})"
     result = RunResult(mode="client", subject=subject, seed=None, strict=False)
+    result.interrupted = interrupted
     result.checks = judge_outcomes(outcomes, config)
+    if interrupted:
+        explain_empty(result.checks, "interrupted before a scenario finished")
     result.requests_made = sum(len(r.exchanges) for o in outcomes for r in o.runs)
     return result

@@ -155,7 +155,7 @@ def test_parsed_documents_know_the_line_they_start_on() -> None:
 
 def test_skip_reasons_are_in_the_text_report() -> None:
     text = render_text(_run(), width=100)
-    assert "skipped (nothing could be judged):\n  filters: no JSON sibling" in text
+    assert "skipped (no JSON sibling): filters" in text
 
 
 def test_lines_are_wrapped_to_the_width_and_curl_lines_still_paste() -> None:

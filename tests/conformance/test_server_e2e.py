@@ -77,7 +77,8 @@ def test_the_environment_configures_the_run_and_the_cli_wins(mock_url: str) -> N
 def test_an_unreachable_target_exits_3_with_a_precise_message() -> None:
     code, out, err = invoke("--base-url", "http://127.0.0.1:9", "--api-key", PRO, "--seed", "1")
     assert code == 3
-    assert "could not test http://127.0.0.1:9" in out + err
+    assert "no API answers at http://127.0.0.1:9" in err
+    assert len(err.strip().splitlines()) == 1, err  # one line, before any seed or report
     assert "Traceback" not in out + err
     assert PRO not in out + err
 
