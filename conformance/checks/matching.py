@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from conformance.checks.document import document_finding, rule_mapping
-from conformance.findings import Finding
+from conformance.checks.document import document_finding, require_rule
+from conformance.findings import Finding, SkipCheck
 from conformance.registry import check
 from conformance.rules.documents import RuleDocument
 from conformance.rules.indicators import detection_values, split_hash_prefix, unescape_sigma
@@ -33,12 +33,11 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 def hash_label_matches_the_value(doc: RuleDocument) -> Iterator[Finding]:
     """A ``Hashes`` value's ``ALGO=`` label names the algorithm of the hash after it (else the
     rule can never match its IOC)."""
-    data = rule_mapping(doc)
-    if data is None:
-        return
-    for item in detection_values(data):
-        if (item.field or "").lower() not in ("hashes", "hash"):
-            continue
+    data = require_rule(doc)
+    hashes = [i for i in detection_values(data) if (i.field or "").lower() in ("hashes", "hash")]
+    if not hashes:
+        raise SkipCheck("no rule has a Hashes value")
+    for item in hashes:
         plain, _ = unescape_sigma(item.raw)
         label, value = split_hash_prefix(plain.strip("*"))
         if label is None or not value or not set(value) <= _HEX:
@@ -85,12 +84,10 @@ def detection_can_match_its_ioc(doc: RuleDocument) -> Iterator[Finding]:
     """The rule can match a log holding its IOC: no modifier encodes or compares the IOC's
     value, and the condition does not negate the selection holding it."""
     identity = doc.identity
-    data = rule_mapping(doc)
-    if identity is None or data is None or identity.raw_value is None:
-        return
+    data = require_rule(doc)
     item = next(iter(detection_values(data)), None)
-    if item is None:
-        return
+    if identity is None or identity.raw_value is None or item is None:
+        raise SkipCheck("no rule has a detection value")
     transforming = sorted(m for m in item.modifiers if m.lower() in TRANSFORMING_MODIFIERS)
     if transforming:
         yield document_finding(

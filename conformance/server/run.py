@@ -110,17 +110,18 @@ def run_server(
     result = RunResult("server", config.base_url, config.seed, config.strict)
     result.max_requests = transport.config.max_requests
     rulesets: list[RuleSet] | None = None
+    progress = current()
+    progress.begin("requests", "requests", transport.config.max_requests)
     try:
         check_base_url(config.base_url)
         probe(ctx)
     except ConformanceError as exc:
         result.harness_error = str(exc)
         result.requests_made = transport.requests_made
+        # No "done" line: the one line saying why nothing could be judged is the whole output.
         return scrub_result(result, scrubber)
     if started is not None:
         started()
-    progress = current()
-    progress.begin("requests", "requests", transport.config.max_requests)
     progress.begin("checks", "server checks", len(specs), every=1)
     with collecting() as made:
         try:

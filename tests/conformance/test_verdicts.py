@@ -392,7 +392,7 @@ def test_an_interrupted_client_run_keeps_its_finished_scenarios(tmp_path: Path) 
     finally:
         process.kill()
     assert code == 130, out + err
-    assert "scenario happy: exit 0" in err
+    assert "happy: exit 0" in err
     statuses = _statuses(report.read_text())
     assert statuses["completes_within_the_timeout"] == ("passed", None)  # judged on "happy"
     assert json.loads(report.read_text())["interrupted"] is True
