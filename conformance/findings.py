@@ -34,6 +34,8 @@ class Reproduction:
     document_index: int | None = None  # its position in the body (0-based)
     source: str | None = None  # a file name or URL
     curl_b: str | None = None  # diff mode: the same request to side B (``curl`` is side A's)
+    line: int | None = None  # the line of ``source`` where the document starts (1-based)
+    rule: str | None = None  # the rule's title and id, as a reader finds it
 
 
 @dataclass(frozen=True)

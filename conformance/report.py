@@ -47,9 +47,11 @@ def _finding_lines(finding: Finding, *, strict: bool) -> Iterator[str]:
     repro = finding.reproduction
     where = []
     if repro.source:
-        where.append(repro.source)
+        where.append(repro.source + (f":{repro.line}" if repro.line is not None else ""))
     if repro.document_index is not None:
         where.append(f"document {repro.document_index}")
+    if repro.rule:
+        where.append(f"rule {repro.rule}")
     if finding.target:
         where.append(f"target {finding.target}")
     yield f"  [{severity}] {_clip(finding.message)}" + (f"  ({', '.join(where)})" if where else "")
@@ -93,7 +95,7 @@ def _severity_counts(c: CheckResult, *, strict: bool) -> tuple[int, int]:
 
 def matrix_lines(matrix: CompileMatrix) -> list[str]:
     """The compile matrix: IOC type x target, ``ok/total`` per cell, required targets marked."""
-    header = ["type"] + [
+    header = [matrix.rows] + [
         t + (" (required)" if t in matrix.required else "") for t in matrix.targets
     ]
     rows = [header]
@@ -123,7 +125,7 @@ def render_text(result: RunResult) -> str:
     if result.checks:
         lines += ["", *_check_table(result)]
     if result.matrix is not None and result.matrix.cells:
-        lines += ["", "compile matrix (rules that compiled / rules of that type):"]
+        lines += ["", f"compile matrix (rules that compiled / rules of that {result.matrix.rows}):"]
         lines += _matrix_indent(matrix_lines(result.matrix))
     for c in result.checks:
         if not c.findings:
@@ -171,6 +173,8 @@ def _finding_dict(finding: Finding, *, strict: bool) -> dict[str, Any]:
             "seed": repro.seed,
             "source": repro.source,
             "document_index": repro.document_index,
+            "line": repro.line,
+            "rule": repro.rule,
             "document": repro.document,
         },
     }
@@ -183,6 +187,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
         matrix = {
             "targets": result.matrix.targets,
             "required": result.matrix.required,
+            "rows": result.matrix.rows,
             "cells": [
                 {"type": t, "target": target, "ok": cell.ok, "failed": cell.failed}
                 for (t, target), cell in sorted(result.matrix.cells.items())

@@ -7,9 +7,11 @@ run's policy (which targets are required).
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 
-from conformance.checks.document import document_finding
+from conformance.checks.document import detection_condition_is_valid, document_finding
 from conformance.findings import Finding, Severity
 from conformance.registry import check
 from conformance.rules.toolchain import CompiledRule
@@ -22,20 +24,35 @@ def pysigma_parses_rule(subject: CompiledRule) -> Iterator[Finding]:
     for error in subject.outcome.parse_errors:
         yield document_finding(
             subject.document,
-            f"pySigma cannot parse the rule: {error}",
+            f"pySigma cannot parse {subject.document.kind or 'rule'} {subject.document.label}:"
+            f" {_NO_SOURCE.sub('', error)}",
             received=error,
             expected="a rule pySigma parses",
         )
 
 
+#: pySigma appends the rule's source to conversion errors; a rule read from a mapping has none,
+#: so it says "rule None". The finding names the rule (title, id, file:line) itself.
+_NO_SOURCE = re.compile(r" \(while [a-z ]+ rule None\)")
+
+
+def _condition_broken(subject: CompiledRule) -> bool:
+    """Whether ``detection_condition_is_valid`` reports this rule (then it is that check's
+    finding alone, not one more per target)."""
+    output = detection_condition_is_valid(subject.document)
+    return output is not None and (isinstance(output, Finding) or any(True for _ in output))
+
+
 def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Finding]:
+    broken = functools.cache(lambda: _condition_broken(subject))
     for outcome in subject.outcome.targets:
-        if outcome.ok or (outcome.target in subject.required) != required:
+        if outcome.ok or (outcome.target in subject.required) != required or broken():
             continue
+        message = _NO_SOURCE.sub("", outcome.message or "")
         finding = document_finding(
             subject.document,
-            f"does not compile on {outcome.target}: {outcome.message}",
-            received=outcome.message,
+            f"{subject.document.label} does not compile on {outcome.target}: {message}",
+            received=message,
             expected=f"a query for {outcome.target}",
             severity=Severity.FAILURE if required else Severity.WARNING,
         )
@@ -65,9 +82,10 @@ def pysigma_validators_pass(subject: CompiledRule) -> Iterator[Finding]:
         failing = issue.severity in FAILING_SEVERITIES and issue.validator not in (
             WARNING_VALIDATORS | subject.warning_validators
         )
+        detail = f" ({issue.detail})" if issue.detail else ""
         yield document_finding(
             subject.document,
-            f"{issue.validator} ({issue.severity}): {issue.description}",
+            f"{issue.validator} ({issue.severity}): {issue.description}{detail}",
             received=issue.validator,
             expected="no validator issue",
             severity=Severity.FAILURE if failing else Severity.WARNING,

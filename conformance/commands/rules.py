@@ -11,21 +11,39 @@ from pathlib import Path
 
 import click
 
-from conformance import contract
 from conformance.commands.conclusion import conclude, split_values
-from conformance.findings import HarnessError
+from conformance.findings import HarnessError, UsageError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 from conformance.rules.documents import LoadLimits, RuleSet, parse_body
 
 
+def expand_paths(files: tuple[str, ...]) -> list[str]:
+    """Files as given, directories replaced by their ``*.yml``/``*.yaml`` files, recursively and
+    sorted (as sigma-cli reads them); a directory without any is a usage error."""
+    out: list[str] = []
+    for name in files:
+        path = Path(name)
+        if name != "-" and path.is_dir():
+            found = sorted(
+                str(p) for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
+            )
+            if not found:
+                raise UsageError(f"{name}: a directory without any *.yml or *.yaml file")
+            out += found
+        else:
+            out.append(name)
+    return list(dict.fromkeys(out))
+
+
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
-    """Read and split every file (``-`` is stdin); an unreadable file is a harness error."""
+    """Read and split every file (``-`` is stdin, a directory its rule files); an unreadable
+    file is a harness error."""
     # One byte past the limit is enough for parse_body to report "too large": never hold an
     # endless stdin or a huge file in memory to find that out.
     cap = LoadLimits().max_body_bytes + 1
     rulesets = []
-    for name in files:
+    for name in expand_paths(files):
         if name == "-":
             body = sys.stdin.buffer.read(cap)
             source = "<stdin>"
@@ -49,10 +67,30 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     help="Compile targets backend+pipeline (default: the four documented ones).",
 )
 @click.option(
+    "--profile",
+    type=click.Choice(["socdefenders", "sigma"]),
+    default="socdefenders",
+    show_default=True,
+    help="socdefenders: the vendor's IOC feed format too; sigma: generic Sigma checks only.",
+)
+@click.option(
+    "--required-targets",
     "--require-target",
+    "require_target",
     multiple=True,
-    metavar="T",
-    help="Make a target's compile failures fail the run (repeatable).",
+    metavar="T[,T...]",
+    help="Targets whose compile failures fail the run (added to the targets if missing).",
+)
+@click.option(
+    "--advisory-targets",
+    multiple=True,
+    metavar="T[,T...]",
+    help="Targets whose compile failures are warnings (added to the targets if missing).",
+)
+@click.option(
+    "--validation-config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="pySigma validator configuration (validators, per-rule exclusions, config).",
 )
 @click.option("--strict", is_flag=True, help="Undocumented expectations fail instead of warn.")
 @click.option("--check", "include", multiple=True, metavar="NAME", help="Run only these checks.")
@@ -70,7 +108,10 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
 def rules_command(
     files: tuple[str, ...],
     targets: tuple[str, ...],
+    profile: str,
     require_target: tuple[str, ...],
+    advisory_targets: tuple[str, ...],
+    validation_config: str | None,
     strict: bool,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
@@ -81,31 +122,46 @@ def rules_command(
     workers: int,
     no_validators: bool,
 ) -> None:
-    """Check saved Sigma rule files (or - for stdin) against the SOC Defenders contract.
+    """Check saved Sigma rule files, directories (their *.yml/*.yaml, recursively) or - for
+    stdin, against the SOC Defenders contract (--profile socdefenders) or as any Sigma corpus
+    (--profile sigma).
 
-    Required targets default to splunk+sysmon and lucene+ecs_windows (those of them listed in
-    --targets when --targets is given); advisory targets only show in the compile matrix.
+    Required targets default to splunk+sysmon and lucene+ecs_windows (sigma profile:
+    splunk+sysmon), those of them listed in --targets when --targets is given; advisory targets
+    give warnings and show in the compile matrix.
     """
+    from conformance.rules.profiles import profile_named, resolve_targets
     from conformance.rules.run import RuleCheckOptions, check_rulesets
+    from conformance.rules.toolchain import installed_plugins
+    from conformance.rules.validation_config import ValidationConfig, load_validation_config
 
-    chosen = split_values(targets) or contract.DEFAULT_TARGETS
-    required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + split_values(
-        require_target
-    )
-    options = RuleCheckOptions(
-        include=split_values(include),
-        exclude=split_values(exclude),
-        targets=chosen,
-        required_targets=tuple(dict.fromkeys(required)),
-        uuid_v4=uuid_v4,
-        attack_data=attack_data,
-        strict=strict,
-        workers=workers,
-        validators=not no_validators,
-    )
     subject = ", ".join("<stdin>" if f == "-" else f for f in files)
 
     def run() -> RunResult:
+        # Options are read in here: conclude() turns their usage errors into exit code 2.
+        chosen, required = resolve_targets(
+            profile_named(profile),
+            targets=split_values(targets),
+            required=split_values(require_target),
+            advisory=split_values(advisory_targets),
+        )
+        validation = ValidationConfig()
+        if validation_config is not None:
+            validation = load_validation_config(validation_config, installed_plugins().validators)
+        options = RuleCheckOptions(
+            profile=profile,
+            ids_across_bodies=True,
+            validation=validation,
+            include=split_values(include),
+            exclude=split_values(exclude),
+            targets=chosen,
+            required_targets=required,
+            uuid_v4=uuid_v4,
+            attack_data=attack_data,
+            strict=strict,
+            workers=workers,
+            validators=not no_validators,
+        )
         checks, matrix = check_rulesets(read_rulesets(files), options)
         return RunResult(
             mode="rules", subject=subject, seed=None, strict=strict, checks=checks, matrix=matrix
