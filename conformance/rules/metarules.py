@@ -88,12 +88,35 @@ def compile_group(tools: Any, ruleset: int, index: int, group: list[dict[str, An
     outcomes = []
     for spec, backend in tools.backends.items():
         fresh = _collection(group)  # a pipeline rewrites what it converts: a copy per target
-        subjects = fresh.rules if is_filter else [fresh.rules[-1]]
-        results = [_convert(spec, backend, rule) for rule in subjects]
+        if is_filter:  # the filtered rules are what a backend is given
+            results = [_convert(spec, backend, rule) for rule in fresh.rules]
+        else:  # a correlation converts with the rules it refers to, as sigma-cli does
+            results = [_convert_collection(spec, backend, fresh)]
+            if _no_correlations(results[0].message):
+                # The backend has no correlation support at all: nothing about this rule to
+                # judge there (the matrix shows "-"), not a defect of the rule.
+                continue
         failed = [r for r in results if not r.ok]
         if results:  # a filter that applies to no rule of the run converts nothing
             outcomes.append(failed[0] if failed else results[0])
     return RuleOutcome(ruleset, index, targets=tuple(outcomes), issues=tuple(issues))
+
+
+def _no_correlations(message: str | None) -> bool:
+    """pySigma's words for a backend without any correlation support."""
+    return bool(message) and "does not support correlation rules" in str(message)
+
+
+def _convert_collection(spec: str, backend: Any, collection: Any) -> Any:
+    from conformance.rules.toolchain import TargetOutcome
+
+    try:
+        queries = backend.convert(collection)
+    except Exception as exc:  # noqa: BLE001 - backends raise many kinds; each is a finding
+        return TargetOutcome(spec, ok=False, message=f"{type(exc).__name__}: {exc}")
+    if not queries:
+        return TargetOutcome(spec, ok=False, message="the backend produced no query")
+    return TargetOutcome(spec, ok=True, query=str(queries[-1]))
 
 
 def _collection(group: list[dict[str, Any]]) -> Any:

@@ -72,6 +72,10 @@ PROFILES = {
         excluded_checks=IOC_FORMAT_CHECKS,
         matrix_rows="logsource",
         excluded_validators=_NOT_PER_RULE,
+        # The SIEM-neutral pair: both pipelines leave non-Windows logsources as they are. Kusto
+        # and QRadar need a table or a device type per logsource: opt in with --targets or
+        # --advisory-targets.
+        targets=("splunk+sysmon", "lucene+ecs_windows"),
         required_targets=("splunk+sysmon",),
     ),
 }
