@@ -9,6 +9,7 @@ pySigma's ``postprocess`` resolves them: one finding, named for what it is.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -21,16 +22,26 @@ def condition_problems(condition: Any, selections: Sequence[str]) -> list[str]:
     if "|" in condition:
         # pySigma refuses the Sigma 1 aggregation syntax; Sigma 2 has correlation rules.
         return ["the '|' aggregation syntax is not Sigma 2.0 (use a correlation rule)"]
+    tree, error = _parse(condition)
+    if error is not None:
+        return [f"does not parse: {error}"]
+    return list(dict.fromkeys(_unresolved(tree, list(selections))))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(condition: str) -> tuple[Any, str | None]:
+    """pySigma's parse tree of a condition, or why it does not parse. Cached: a corpus repeats
+    a few conditions (``selection``, ``all of selection_*``...) and a parse costs about a
+    millisecond; the tree is only read, never changed."""
     from pyparsing import ParseException
     from sigma.conditions import condition as grammar
 
     try:
-        tree = grammar.parse_string(condition, parse_all=True)[0]
+        return grammar.parse_string(condition, parse_all=True)[0], None
     except ParseException as exc:
-        return [f"does not parse: {exc}"]
+        return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - pySigma's parse actions raise their own errors
-        return [f"does not parse: {type(exc).__name__}: {exc}"]
-    return list(dict.fromkeys(_unresolved(tree, list(selections))))
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def _unresolved(tree: Any, selections: list[str]) -> Iterator[str]:

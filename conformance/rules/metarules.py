@@ -28,12 +28,8 @@ def references(data: dict[str, Any]) -> list[str]:
     return [str(r) for r in refs] if isinstance(refs, list) else []
 
 
-def meta_group(doc: RuleDocument, everyone: Sequence[RuleDocument]) -> list[dict[str, Any]]:
-    """The mappings to compile ``doc`` (a correlation or filter) with: the documents it refers
-    to, transitively for correlations of correlations, then ``doc`` itself."""
-    from conformance.rules.profiles import logsource_row
-
-    data = doc.mapping or {}
+def reference_index(everyone: Sequence[RuleDocument]) -> dict[str, RuleDocument]:
+    """Rules and correlations by lower-cased ``id`` and ``name`` (the first one wins)."""
     by_key: dict[str, RuleDocument] = {}
     for other in everyone:
         mapping = other.mapping
@@ -42,6 +38,22 @@ def meta_group(doc: RuleDocument, everyone: Sequence[RuleDocument]) -> list[dict
         for key in (mapping.get("id"), mapping.get("name")):
             if key is not None:
                 by_key.setdefault(str(key).lower(), other)
+    return by_key
+
+
+def meta_group(
+    doc: RuleDocument,
+    everyone: Sequence[RuleDocument],
+    by_key: dict[str, RuleDocument] | None = None,
+) -> list[dict[str, Any]]:
+    """The mappings to compile ``doc`` (a correlation or filter) with: the documents it refers
+    to, transitively for correlations of correlations, then ``doc`` itself. ``by_key`` is
+    ``reference_index(everyone)``, computed once by a caller with many meta-rules."""
+    from conformance.rules.profiles import logsource_row
+
+    data = doc.mapping or {}
+    if by_key is None:
+        by_key = reference_index(everyone)
     if doc.kind == "filter" and not references(data):
         row = logsource_row(data)
         same = [o for o in everyone if o.kind == "rule" and logsource_row(o.mapping) == row]

@@ -15,7 +15,7 @@ from conformance.findings import UsageError
 from conformance.registry import REGISTRY, CheckSpec, Scope
 from conformance.results import CheckResult, CompileMatrix
 from conformance.rules.documents import RuleSet
-from conformance.rules.metarules import meta_group
+from conformance.rules.metarules import meta_group, reference_index
 from conformance.rules.profiles import Profile, logsource_row, profile_named
 from conformance.rules.toolchain import (
     CompiledRule,
@@ -138,13 +138,15 @@ def _compile_items(rulesets: Sequence[Any]) -> list[tuple[int, int, Any]]:
     """What the workers compile: each rule's mapping; for a correlation or filter, the list of
     mappings it is compiled with (``conformance.rules.metarules``)."""
     everyone = [doc for ruleset in rulesets for doc in ruleset.documents]
+    by_key: dict[str, Any] | None = None
     items: list[tuple[int, int, Any]] = []
     for r, ruleset in enumerate(rulesets):
         for doc in ruleset.documents:
             if doc.kind == "rule":
                 items.append((r, doc.index, doc.data))
             elif doc.kind in ("correlation", "filter"):
-                items.append((r, doc.index, meta_group(doc, everyone)))
+                by_key = by_key if by_key is not None else reference_index(everyone)
+                items.append((r, doc.index, meta_group(doc, everyone, by_key)))
     return items
 
 
