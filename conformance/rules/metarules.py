@@ -5,7 +5,8 @@ A correlation (``correlation:``) counts or orders the matches of other rules; a 
 as a small group: the rules it refers to (by ``id`` or ``name``, found in any file of the run)
 followed by the meta-rule itself, read by pySigma's ``SigmaCollection`` (which resolves the
 references and applies filters), validated, and converted per target. One finding per defect:
-a reference to a rule that is not in the run is a parse error of the meta-rule.
+a reference to a rule that is not in the run is a parse error of the meta-rule (pySigma's own
+for a correlation; ours for a filter, which pySigma would silently apply to nothing).
 """
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ def compile_group(tools: Any, ruleset: int, index: int, group: list[dict[str, An
         return RuleOutcome(ruleset, index, parse_errors=(f"{type(exc).__name__}: {exc}",))
     if collection.errors:
         return RuleOutcome(ruleset, index, parse_errors=tuple(map(str, collection.errors)))
+    if is_filter:
+        # pySigma applies a filter to the rules it finds and ignores the others: a mistyped id
+        # would silently filter nothing.
+        present = {str(k).lower() for r in collection.rules for k in (r.id, r.name) if k}
+        missing = [r for r in references(meta) if r.lower() not in present]
+        if missing:
+            why = f"the filter refers to rule(s) not in this run: {', '.join(missing)}"
+            return RuleOutcome(ruleset, index, parse_errors=(why,))
     issues = []
     if not is_filter:  # pySigma's validators take rules and correlations, not filters
         subject = collection.rules[-1]

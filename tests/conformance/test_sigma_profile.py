@@ -154,6 +154,15 @@ def planted(tmp_path: Path) -> Path:
         "    group-by:\n        - IpAddress\n    timespan: 5m\n    condition:\n        gte: 3\n"
         "level: medium\n"
     )
+    (bad / "filter_missing_rule.yml").write_text(
+        "title: Planted Filter Without Its Rule\n"
+        "id: 11111111-2222-4333-8444-555555555511\n"
+        "status: test\ndescription: Refers to a rule that is not in the run.\n"
+        "author: soc-conformance tests\ndate: 2026-02-01\n"
+        "logsource:\n    category: process_creation\n    product: windows\n"
+        "filter:\n    rules:\n        - 99999999-2222-4333-8444-555555555599\n"
+        "    selection:\n        User: 'svc_backup'\n    condition: not selection\n"
+    )
     return corpus
 
 
@@ -202,6 +211,8 @@ def test_each_planted_defect_is_flagged_naming_the_rule(planted: Path) -> None:
 
     correlation = _one(report, "pysigma_parses_rule", "Planted Correlation")
     assert "no_such_rule" in correlation["message"]
+    orphan = _one(report, "pysigma_parses_rule", "Planted Filter Without Its Rule")
+    assert "99999999-2222-4333-8444-555555555599" in orphan["message"]
 
     # The corpus itself is still clean: every finding is about a planted file.
     for check in report["checks"]:
