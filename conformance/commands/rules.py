@@ -64,7 +64,7 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     "--targets",
     multiple=True,
     metavar="T[,T...]",
-    help="Compile targets backend+pipeline (default: the four documented ones).",
+    help="Compile targets backend+pipeline (default: the profile's, see README).",
 )
 @click.option(
     "--profile",
