@@ -96,7 +96,7 @@ def _severity_counts(c: CheckResult, *, strict: bool) -> tuple[int, int]:
 def matrix_lines(matrix: CompileMatrix) -> list[str]:
     """The compile matrix: IOC type x target, ``ok/total`` per cell, required targets marked."""
     header = [matrix.rows] + [
-        t + (" (required)" if t in matrix.required else "") for t in matrix.targets
+        matrix.label(t) + (" (required)" if t in matrix.required else "") for t in matrix.targets
     ]
     rows = [header]
     for ioc_type in matrix.types():
@@ -188,6 +188,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
             "targets": result.matrix.targets,
             "required": result.matrix.required,
             "rows": result.matrix.rows,
+            "aliases": result.matrix.aliases,
             "cells": [
                 {"type": t, "target": target, "ok": cell.ok, "failed": cell.failed}
                 for (t, target), cell in sorted(result.matrix.cells.items())

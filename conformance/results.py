@@ -77,6 +77,12 @@ class CompileMatrix:
     required: list[str] = field(default_factory=list)
     cells: dict[tuple[str, str], CompileCell] = field(default_factory=dict)
     rows: str = "type"  # what a row key is: "type" (IOC type) or "logsource"
+    aliases: dict[str, str] = field(default_factory=dict)  # target -> vendor name used for it
+
+    def label(self, target: str) -> str:
+        """The target as reports name it: ``elastic=lucene+ecs_windows`` when given by alias."""
+        alias = self.aliases.get(target)
+        return f"{alias}={target}" if alias else target
 
     def cell(self, ioc_type: str, target: str) -> CompileCell:
         """The cell for a type and target, created empty on first use."""

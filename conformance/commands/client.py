@@ -9,6 +9,7 @@ not test. Keys never appear in the output (they are redacted everywhere).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -27,6 +28,14 @@ from conformance.results import RunResult
 @click.option("--fixtures", type=click.Path(dir_okay=False), help="IOC dataset for the mock.")
 @click.option("--check", "include", multiple=True, metavar="NAME", help="Run only these checks.")
 @click.option("--exclude", multiple=True, metavar="NAME", help="Skip these checks.")
+@click.option(
+    "--file-model",
+    type=click.Choice(["auto", "accumulate", "latest"]),
+    default="auto",
+    show_default=True,
+    help="What the rules file holds: every rule served so far (accumulate), the latest run's "
+    "rules (latest, the vendor's since=<last run> recipe), or inferred from the runs (auto).",
+)
 @click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
 def client_command(
@@ -37,6 +46,7 @@ def client_command(
     fixtures: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    file_model: Literal["auto", "accumulate", "latest"],
     junitxml: str | None,
     json_path: str | None,
 ) -> None:
@@ -62,6 +72,7 @@ def client_command(
             fixtures=Path(fixtures) if fixtures else None,
             include=split_values(include),
             exclude=split_values(exclude),
+            file_model=file_model,
         )
         return run_client(config, progress=lambda line: click.echo(line, err=True))
 

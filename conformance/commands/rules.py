@@ -16,6 +16,7 @@ from conformance.findings import HarnessError, UsageError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 from conformance.rules.documents import LoadLimits, RuleSet, parse_body
+from conformance.target_aliases import resolve_targets
 
 
 def expand_paths(files: tuple[str, ...]) -> list[str]:
@@ -64,7 +65,8 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     "--targets",
     multiple=True,
     metavar="T[,T...]",
-    help="Compile targets backend+pipeline (default: the profile's, see README).",
+    help="Compile targets backend+pipeline, or the vendor's names splunk, elastic, sentinel,"
+    " qradar (default: the profile's; list: soc-conformance targets).",
 )
 @click.option(
     "--profile",
@@ -130,7 +132,7 @@ def rules_command(
     splunk+sysmon), those of them listed in --targets when --targets is given; advisory targets
     give warnings and show in the compile matrix.
     """
-    from conformance.rules.profiles import profile_named, resolve_targets
+    from conformance.rules.profiles import profile_named, target_roles
     from conformance.rules.run import RuleCheckOptions, check_rulesets
     from conformance.rules.toolchain import installed_plugins
     from conformance.rules.validation_config import ValidationConfig, load_validation_config
@@ -139,11 +141,16 @@ def rules_command(
 
     def run() -> RunResult:
         # Options are read in here: conclude() turns their usage errors into exit code 2.
-        chosen, required = resolve_targets(
+        # The vendor's names (splunk, elastic...) first, then each target's role.
+        named, aliases = resolve_targets(split_values(targets))
+        named_required, required_aliases = resolve_targets(split_values(require_target))
+        named_advisory, advisory_aliases = resolve_targets(split_values(advisory_targets))
+        aliases = advisory_aliases | required_aliases | aliases
+        chosen, required = target_roles(
             profile_named(profile),
-            targets=split_values(targets),
-            required=split_values(require_target),
-            advisory=split_values(advisory_targets),
+            targets=named,
+            required=named_required,
+            advisory=named_advisory,
         )
         validation = ValidationConfig()
         if validation_config is not None:
@@ -163,6 +170,7 @@ def rules_command(
             validators=not no_validators,
         )
         checks, matrix = check_rulesets(read_rulesets(files), options)
+        matrix.aliases.update(aliases)
         return RunResult(
             mode="rules", subject=subject, seed=None, strict=strict, checks=checks, matrix=matrix
         )

@@ -24,6 +24,9 @@ from conformance.results import RunResult
 @click.option("--targets", multiple=True, metavar="T[,T...]", help="Compile targets.")
 @click.option("--require-target", multiple=True, metavar="T", help="Make a target required.")
 @click.option("--strict", is_flag=True, help="Undocumented expectations fail instead of warn.")
+@click.option(
+    "--probe-rate-limit", is_flag=True, help="Trip the key's rate limit once to check the 429."
+)
 @click.option("--check", "include", multiple=True, metavar="NAME", help="Run only these checks.")
 @click.option("--exclude", multiple=True, metavar="NAME", help="Skip these checks.")
 @click.option("--max-requests", type=int, help="Request budget (default 600).")
@@ -40,7 +43,7 @@ def server_command(junitxml: str | None, json_path: str | None, **options: Any) 
     SOCDEFENDERS_API_KEY, SOCDEFENDERS_FREE_KEY, SOCDEFENDERS_EXPIRED_KEY,
     SOCDEFENDERS_TARGETS, SOCDEFENDERS_REQUIRE_TARGET, SOCDEFENDERS_STRICT, SOCDEFENDERS_CHECK,
     SOCDEFENDERS_EXCLUDE, SOCDEFENDERS_MAX_REQUESTS, SOCDEFENDERS_SEED,
-    SOCDEFENDERS_MAX_EXAMPLES, SOCDEFENDERS_TIMEOUT.
+    SOCDEFENDERS_MAX_EXAMPLES, SOCDEFENDERS_TIMEOUT, SOCDEFENDERS_PROBE_RATE_LIMIT.
     """
     from conformance.server.config import ServerConfig
     from conformance.server.run import run_server
@@ -59,6 +62,9 @@ def server_command(junitxml: str | None, json_path: str | None, **options: Any) 
     def run() -> RunResult:
         config = ServerConfig.from_sources(given, os.environ)
         click.echo(f"seed: {config.seed} (repeat this run with --seed {config.seed})", err=True)
-        return run_server(config)
+        result = run_server(config)
+        if result.matrix is not None:
+            result.matrix.aliases.update(config.target_aliases)
+        return result
 
     conclude(run, json_path=json_path, junitxml=junitxml, scrubber=scrubber)

@@ -14,12 +14,11 @@ import functools
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-if TYPE_CHECKING:
-    from conformance.rules.indicators import RuleIdentity
+from conformance.rules.indicators import RuleIdentity, rule_identity
 
 _BOM = "\ufeff"
 #: A document marker at column 0 ends any block scalar in YAML, so splitting on such lines is
@@ -93,8 +92,6 @@ class RuleDocument:
     def identity(self) -> RuleIdentity | None:
         """What the rule is about (``conformance.rules.indicators.rule_identity``), computed once:
         several checks and the compile matrix ask for it."""
-        from conformance.rules.indicators import rule_identity
-
         return rule_identity(self)
 
 

@@ -39,6 +39,8 @@ IOC_FORMAT_CHECKS = frozenset(
         "logsource_matches_type",
         "one_rule_per_ioc",
         "documented_fields_present",
+        "hash_label_matches_the_value",
+        "detection_can_match_its_ioc",
     }
 )
 #: pySigma validators of file names (a server response has none) and those this suite checks
@@ -92,7 +94,7 @@ def profile_named(name: str) -> Profile:
         raise UsageError(f"unknown profile {name!r}; known profiles: {known}") from None
 
 
-def resolve_targets(
+def target_roles(
     profile: Profile,
     *,
     targets: tuple[str, ...] = (),

@@ -12,6 +12,9 @@ Errors::
                            the check that made it records a failure
     HarnessError           the run cannot go on: target unreachable from the start,
     └── BudgetExhausted    rate limited for longer than the cap, or the budget is spent
+
+Over 300 lines because the failure modes it turns into findings (resets, timeouts, size and
+deadline caps, rate-limit waits) share one streaming read; each has its own branch.
 """
 
 from __future__ import annotations
@@ -213,6 +216,22 @@ class Transport:
             f"could not test: still rate limited (429) after {self.config.max_429_retries} "
             f"retries: {response.exchange.summary()}"
         )
+
+    def get_once(
+        self, path: str, params: Mapping[str, str], *, credentials: Credentials
+    ) -> Response:
+        """One GET with no waiting and no retry, even over the limit (the 429 probe's own
+        request); what its headers say is remembered for the polite requests that follow."""
+        response = self._send(path, list(params.items()), credentials, {})
+        self._remember_rate(credentials.key, response)
+        return response
+
+    def wait_until(self, reset: float) -> float:
+        """Wait for a rate-limit ``reset`` (Unix seconds), within ``max_rate_wait`` (else
+        HarnessError); the seconds waited."""
+        before = self.waited_seconds
+        self._wait_until(reset)
+        return self.waited_seconds - before
 
     # -- politeness -------------------------------------------------------------------------
 

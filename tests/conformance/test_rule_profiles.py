@@ -13,7 +13,7 @@ from conformance.registry import REGISTRY, CheckSpec
 from conformance.rules.conditions import condition_problems
 from conformance.rules.documents import parse_body
 from conformance.rules.metarules import meta_group, references
-from conformance.rules.profiles import PROFILES, logsource_row, profile_named, resolve_targets
+from conformance.rules.profiles import PROFILES, logsource_row, profile_named, target_roles
 from conformance.rules.validation_config import ValidationConfig, load_validation_config
 
 SELECTIONS = ["selection_img", "selection_cli", "filter_main_x", "_internal"]
@@ -107,19 +107,19 @@ def test_profiles_keep_vendor_checks_apart() -> None:
 
 def test_target_roles() -> None:
     vendor = PROFILES["socdefenders"]
-    targets, required = resolve_targets(vendor)
+    targets, required = target_roles(vendor)
     assert required == ("splunk+sysmon", "lucene+ecs_windows")
     assert len(targets) == 4
-    targets, required = resolve_targets(vendor, advisory=("lucene+ecs_windows",))
+    targets, required = target_roles(vendor, advisory=("lucene+ecs_windows",))
     assert required == ("splunk+sysmon",)
     assert "lucene+ecs_windows" in targets
-    targets, required = resolve_targets(
+    targets, required = target_roles(
         PROFILES["sigma"], targets=("lucene+ecs_windows",), required=("splunk+splunk_windows",)
     )
     assert targets == ("lucene+ecs_windows", "splunk+splunk_windows")
     assert required == ("splunk+splunk_windows",)
     with pytest.raises(UsageError, match="both required and advisory"):
-        resolve_targets(vendor, required=("a+b",), advisory=("a+b",))
+        target_roles(vendor, required=("a+b",), advisory=("a+b",))
 
 
 def test_logsource_rows() -> None:

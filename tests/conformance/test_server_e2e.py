@@ -13,13 +13,15 @@ from conformance.cli import main
 from conformance.server.run import load_server_checks
 from mockserver.app import create_app
 from mockserver.liveserver import LiveServer
+from tests.conformance.planted import FAST_FREE_WINDOW
 
 PRO, FREE, EXPIRED = "sk_live_demo_pro", "sk_live_demo_free", "sk_live_demo_expired"
 
 
 @pytest.fixture
 def mock_url() -> Iterator[str]:
-    with LiveServer(create_app()) as server:
+    # The Free tier's 10 requests a window of 2 s, not a minute: the 429 check waits seconds.
+    with LiveServer(create_app(FAST_FREE_WINDOW)) as server:
         yield server.url
 
 
