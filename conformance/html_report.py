@@ -260,7 +260,7 @@ def _where(finding: Finding) -> str:
     if repro.source:
         where.append(repro.source)
     if repro.document_index is not None:
-        where.append(document_label(repro.document_index, repro.document_line))
+        where.append(document_label(repro.document_index, repro.line))
     if finding.target:
         where.append(f"target {finding.target}")
     return ", ".join(where)
@@ -299,7 +299,7 @@ def _finding_block(finding: Finding, strict: bool) -> Iterator[str]:
             text += f"\n… ({len(lines) - DOCUMENT_LINES} more lines)"
         label = "document"
         if repro.document_index is not None:
-            label = document_label(repro.document_index, repro.document_line)
+            label = document_label(repro.document_index, repro.line)
         is_open = " open" if severity == Severity.FAILURE.value else ""
         yield (
             f"<details{is_open}><summary>{esc(label)}</summary>"

@@ -13,6 +13,7 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -58,9 +59,13 @@ def _finding_lines(finding: Finding, *, strict: bool) -> Iterator[str]:
     repro = finding.reproduction
     where = []
     if repro.source:
-        where.append(repro.source)
+        where.append(repro.source + (f":{repro.line}" if repro.line is not None else ""))
     if repro.document_index is not None:
-        where.append(document_label(repro.document_index, repro.document_line))
+        # The line goes beside the file when there is one ("rules.yml:155"), else here.
+        shown_line = repro.line if not repro.source else None
+        where.append(document_label(repro.document_index, shown_line))
+    if repro.rule:
+        where.append(f"rule {repro.rule}")
     if finding.target:
         where.append(f"target {finding.target}")
     yield f"  [{severity}] {_clip(finding.message)}" + (f"  ({', '.join(where)})" if where else "")
@@ -111,7 +116,7 @@ def matrix_lines(matrix: CompileMatrix, width: int | None = None) -> list[str]:
     if width is not None and len(matrix.targets) > 1:
         groups: list[list[str]] = [[]]
         for target in matrix.targets:
-            trial = CompileMatrix([*groups[-1], target], matrix.required, matrix.cells)
+            trial = replace(matrix, targets=[*groups[-1], target])
             if groups[-1] and max(map(len, matrix_lines(trial))) > width:
                 groups.append([target])
             else:
@@ -119,11 +124,9 @@ def matrix_lines(matrix: CompileMatrix, width: int | None = None) -> list[str]:
         if len(groups) > 1:
             out: list[str] = []
             for group in groups:
-                out += ([""] if out else []) + matrix_lines(
-                    CompileMatrix(group, matrix.required, matrix.cells)
-                )
+                out += ([""] if out else []) + matrix_lines(replace(matrix, targets=group))
             return out
-    header = ["type"] + [
+    header = [matrix.rows] + [
         matrix.label(t) + (" (required)" if t in matrix.required else "") for t in matrix.targets
     ]
     rows = [header]
@@ -177,7 +180,7 @@ def _text_lines(result: RunResult, width: int) -> list[str]:
         lines += ["", *(_KEEP + line for line in _check_table(result))]
     lines += _skip_lines(result)
     if result.matrix is not None and result.matrix.cells:
-        lines += ["", "compile matrix (rules that compiled / rules of that type):"]
+        lines += ["", f"compile matrix (rules that compiled / rules of that {result.matrix.rows}):"]
         lines += [_KEEP + line for line in _matrix_indent(matrix_lines(result.matrix, width - 2))]
     for c in result.checks:
         if not c.findings:
@@ -291,7 +294,8 @@ def _finding_dict(finding: Finding, *, strict: bool) -> dict[str, Any]:
             "seed": repro.seed,
             "source": repro.source,
             "document_index": repro.document_index,
-            "document_line": repro.document_line,
+            "line": repro.line,
+            "rule": repro.rule,
             "document": repro.document,
         },
     }
@@ -304,6 +308,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
         matrix = {
             "targets": result.matrix.targets,
             "required": result.matrix.required,
+            "rows": result.matrix.rows,
             "aliases": result.matrix.aliases,
             "cells": [
                 {"type": t, "target": target, "ok": cell.ok, "failed": cell.failed}

@@ -71,11 +71,18 @@ class CompileCell:
 
 @dataclass
 class CompileMatrix:
-    """IOC type x target → compile counts; ``required`` targets fail the run."""
+    """Row x target → compile counts; ``required`` targets fail the run.
+
+    A row is a group of rules: their IOC type (``rows == "type"``, the vendor profile) or their
+    logsource written ``product/category/service`` with ``-`` for a missing part
+    (``rows == "logsource"``, the sigma profile; e.g. ``windows/process_creation/-``).
+    Correlation and filter documents have the rows ``correlation`` and ``filter``.
+    """
 
     targets: list[str] = field(default_factory=list)
     required: list[str] = field(default_factory=list)
     cells: dict[tuple[str, str], CompileCell] = field(default_factory=dict)
+    rows: str = "type"  # what a row key is: "type" (IOC type) or "logsource"
     aliases: dict[str, str] = field(default_factory=dict)  # target -> vendor name used for it
 
     def label(self, target: str) -> str:

@@ -42,6 +42,14 @@ STATEMENTS: Final = MappingProxyType(
         "required_fields_present": _S(
             "A rule has title, id, logsource and detection with a condition"
         ),
+        "top_level_keys_are_known": _S(
+            "(Sigma's specification: top-level keys are Sigma's; a typo drops what it holds)",
+            WARNING,
+            WARNING,
+        ),
+        "detection_condition_is_valid": _S(
+            "A rule's condition parses and names only selections its detection defines"
+        ),
         "documented_fields_present": _S(
             "A rule has the sample's status, description, references, author, date, level"
         ),
@@ -73,7 +81,7 @@ STATEMENTS: Final = MappingProxyType(
             "failure; warning: a byte order mark or similar oddity",
             "failure; warning: a byte order mark or similar oddity",
         ),
-        "rule_ids_are_unique": _S("Ids are unique within an answer"),
+        "rule_ids_are_unique": _S("Ids are unique within an answer (rules mode: across its files)"),
         "one_rule_per_ioc": _S("One rule per IOC"),
         "titles_are_distinct": _S(
             "(SigmaHQ convention, not the vendor's: titles distinct)", WARNING, WARNING

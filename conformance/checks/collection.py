@@ -40,9 +40,18 @@ def body_is_utf8_yaml(rules: RuleSet) -> Iterator[Finding]:
         if doc.problem in _UNSAFE:
             yield document_finding(
                 doc,
-                f"{_UNSAFE[doc.problem]}: {doc.error}",
+                _load_message(doc),
                 expected="safe-loadable YAML (no tags, no aliases)",
             )
+
+
+def _load_message(doc: RuleDocument) -> str:
+    """``invalid YAML: <PyYAML's words>``, the kind named once (the loader's own messages for
+    tags, aliases and depth already say what they are)."""
+    error = doc.error or ""
+    if doc.problem is not LoadProblem.SYNTAX or error.startswith(_UNSAFE[LoadProblem.SYNTAX]):
+        return error
+    return f"{_UNSAFE[LoadProblem.SYNTAX]}: {error}"
 
 
 def _repeats(rules: RuleSet, key_of: Mapping[int, str]) -> Iterator[tuple[str, list[RuleDocument]]]:
@@ -57,23 +66,30 @@ def _repeats(rules: RuleSet, key_of: Mapping[int, str]) -> Iterator[tuple[str, l
             yield key, docs
 
 
+def _place(doc: RuleDocument) -> str:
+    return f"{doc.source}:{doc.line} (document {doc.index})"
+
+
 @check("collection")
 def rule_ids_are_unique(rules: RuleSet) -> Iterator[Finding]:
-    """No two rules of one body share an ``id``."""
-    ids = {}
+    """No two rules share an ``id``: within one body, or across every file of a ``rules``
+    run (which hands this check all its files as one set)."""
+    groups: dict[str, list[RuleDocument]] = defaultdict(list)
     for doc in rules.documents:
         data = doc.mapping
-        if data is not None and data.get("id") is not None:
-            ids[doc.index] = str(data["id"]).lower()
-    if not ids:
+        if data is not None and data.get("id") is not None and doc.kind != "action":
+            groups[str(data["id"]).lower()].append(doc)
+    if not groups:
         raise SkipCheck(NO_RULE)
-    for rule_id, docs in _repeats(rules, ids):
-        yield document_finding(
-            docs[1],
-            f"id {rule_id} is used by documents {', '.join(str(d.index) for d in docs)}",
-            received=f"{len(docs)} rules with id {rule_id}",
-            expected="one rule per id",
-        )
+    for rule_id, docs in groups.items():
+        for doc in docs[1:]:
+            yield document_finding(
+                doc,
+                f"id {rule_id} is already used by {_place(docs[0])}",
+                received=f"{len(docs)} rules with id {rule_id}: "
+                + ", ".join(_place(d) for d in docs),
+                expected="one rule per id",
+            )
 
 
 @check("collection")

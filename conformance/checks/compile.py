@@ -7,9 +7,10 @@ run's policy (which targets are required).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from conformance.checks.document import document_finding
+from conformance.checks.document import detection_condition_is_valid, document_finding
 from conformance.findings import Finding, Severity, SkipCheck
 from conformance.registry import check
 from conformance.rules.toolchain import CompiledRule
@@ -22,10 +23,26 @@ def pysigma_parses_rule(subject: CompiledRule) -> Iterator[Finding]:
     for error in subject.outcome.parse_errors:
         yield document_finding(
             subject.document,
-            f"pySigma cannot parse the rule: {error}",
+            f"pySigma cannot parse {subject.document.kind or 'rule'} {subject.document.label}:"
+            f" {_NO_SOURCE.sub('', error)}",
             received=error,
             expected="a rule pySigma parses",
         )
+
+
+#: pySigma appends the rule's source to conversion errors; a rule read from a mapping has none,
+#: so it says "rule None". The finding names the rule (title, id, file:line) itself.
+_NO_SOURCE = re.compile(r" \(while [a-z ]+ rule None\)")
+
+
+def _condition_broken(subject: CompiledRule) -> bool:
+    """Whether ``detection_condition_is_valid`` reports this rule (then it is that check's
+    finding alone, not one more per target)."""
+    try:
+        output = detection_condition_is_valid(subject.document)
+        return output is not None and (isinstance(output, Finding) or any(True for _ in output))
+    except SkipCheck:
+        return False
 
 
 def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Finding]:
@@ -36,13 +53,17 @@ def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Find
         if subject.outcome.parse_errors:
             raise SkipCheck("pySigma could not parse the rule")
         raise SkipCheck(f"no {kind} target")
+    if any(not o.ok for o in outcomes) and _condition_broken(subject):
+        # detection_condition_is_valid names the defect once; not once more per target.
+        raise SkipCheck("the rule's condition is broken (see detection_condition_is_valid)")
     for outcome in outcomes:
         if outcome.ok:
             continue
+        message = _NO_SOURCE.sub("", outcome.message or "")
         finding = document_finding(
             subject.document,
-            f"does not compile on {outcome.target}: {outcome.message}",
-            received=outcome.message,
+            f"{subject.document.label} does not compile on {outcome.target}: {message}",
+            received=message,
             expected=f"a query for {outcome.target}",
             severity=Severity.FAILURE if required else Severity.WARNING,
         )
@@ -74,9 +95,10 @@ def pysigma_validators_pass(subject: CompiledRule) -> Iterator[Finding]:
         failing = issue.severity in FAILING_SEVERITIES and issue.validator not in (
             WARNING_VALIDATORS | subject.warning_validators
         )
+        detail = f" ({issue.detail})" if issue.detail else ""
         yield document_finding(
             subject.document,
-            f"{issue.validator} ({issue.severity}): {issue.description}",
+            f"{issue.validator} ({issue.severity}): {issue.description}{detail}",
             received=issue.validator,
             expected="no validator issue",
             severity=Severity.FAILURE if failing else Severity.WARNING,

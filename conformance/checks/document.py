@@ -15,6 +15,7 @@ from typing import Any
 from conformance import contract
 from conformance.findings import Finding, Reproduction, Severity, SkipCheck
 from conformance.registry import check
+from conformance.rules.conditions import condition_problems
 from conformance.rules.documents import LoadProblem, RuleDocument
 from conformance.rules.indicators import (
     is_defanged,
@@ -26,7 +27,11 @@ from conformance.rules.indicators import (
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TAG = re.compile(r"^[a-z0-9_-]+\.[a-z0-9_.-]+$")
 _ATTACK_ID = re.compile(r"^(?:t\d{4}(?:\.\d{3})?|g\d{4}|s\d{4}|m\d{4}|ds\d{4}|ta\d{4})$")
-#: The 14 Enterprise ATT&CK tactics; Sigma writes them kebab-case (older rules: snake_case).
+#: Enterprise ATT&CK tactics as Sigma writes them (kebab-case; older rules: snake_case).
+#: Source: MITRE ATT&CK Enterprise matrix, version 18 (October 2025), whose tactic list names
+#: ``stealth`` and ``defense-impairment``; ``defense-evasion`` and the other names of ATT&CK
+#: v17 and earlier stay accepted, since rules written before v18 keep using them.
+ATTACK_VERSION = "Enterprise ATT&CK v18"
 ATTACK_TACTICS = frozenset(
     {
         "reconnaissance",
@@ -35,7 +40,9 @@ ATTACK_TACTICS = frozenset(
         "execution",
         "persistence",
         "privilege-escalation",
-        "defense-evasion",
+        "stealth",  # v18
+        "defense-impairment",  # v18
+        "defense-evasion",  # up to v17
         "credential-access",
         "discovery",
         "lateral-movement",
@@ -45,6 +52,22 @@ ATTACK_TACTICS = frozenset(
         "impact",
     }
 )
+#: Top-level keys of a Sigma 2.0 rule, correlation or filter (the specification's, plus the
+#: two SigmaHQ's own validator allows: ``regression_tests_path`` and ``simulation``).
+SIGMA_KEYS = frozenset(
+    {
+        "title", "id", "name", "related", "taxonomy", "status", "description", "license",
+        "references", "author", "date", "modified", "tags", "logsource", "detection",
+        "fields", "falsepositives", "level", "scope", "correlation", "filter", "generate",
+        "regression_tests_path", "simulation",
+    }
+)  # fmt: skip
+#: Required keys per kind of document (Sigma 2.0: rules, correlations, filters).
+REQUIRED_KEYS = {
+    "rule": contract.REQUIRED_RULE_FIELDS,
+    "correlation": ("title", "correlation"),
+    "filter": ("title", "logsource", "filter"),
+}
 
 
 def rule_mapping(doc: RuleDocument) -> dict[str, Any] | None:
@@ -90,7 +113,11 @@ def document_finding(
         expected=expected,
         documented=documented,
         reproduction=Reproduction(
-            document=doc.text, document_index=doc.index, source=doc.source, document_line=doc.line
+            document=doc.text,
+            document_index=doc.index,
+            source=doc.source,
+            line=doc.line,
+            rule=doc.label if doc.mapping is not None else None,
         ),
     )
 
@@ -145,19 +172,62 @@ def no_action_documents(doc: RuleDocument) -> Iterator[Finding]:
 
 @check("document")
 def required_fields_present(doc: RuleDocument) -> Iterator[Finding]:
-    """``title``, ``id``, ``logsource`` and ``detection`` with a ``condition`` are present."""
+    """A rule has ``title``, ``id``, ``logsource`` and ``detection`` with a ``condition``; a
+    correlation has ``title`` and ``correlation``; a filter ``title``, ``logsource`` and
+    ``filter`` with a ``condition``."""
     data = require_rule(doc)
-    missing = [f for f in contract.REQUIRED_RULE_FIELDS if data.get(f) in (None, "", [], {})]
-    detection = data.get("detection")
-    if isinstance(detection, dict) and not detection.get("condition"):
-        missing.append("detection.condition")
+    kind = doc.kind or "rule"
+    required = REQUIRED_KEYS.get(kind, contract.REQUIRED_RULE_FIELDS)
+    missing = [f for f in required if data.get(f) in (None, "", [], {})]
+    body_key = {"rule": "detection", "filter": "filter"}.get(kind)
+    body = data.get(body_key) if body_key else None
+    if isinstance(body, dict) and not body.get("condition"):
+        missing.append(f"{body_key}.condition")
     if missing:
         yield document_finding(
             doc,
-            f"missing required field(s): {', '.join(missing)}",
+            f"{kind} without required field(s): {', '.join(missing)}",
             received=", ".join(sorted(map(str, data))),
-            expected=", ".join(contract.REQUIRED_RULE_FIELDS) + ", detection.condition",
+            expected=", ".join(required) + (f", {body_key}.condition" if body_key else ""),
         )
+
+
+@check("document")
+def top_level_keys_are_known(doc: RuleDocument) -> Iterator[Finding]:
+    """Top-level keys are Sigma's (a warning naming the others: a typo such as ``detections``
+    or ``falsepositive`` silently drops what it holds)."""
+    data = require_rule(doc)
+    unknown = [str(k) for k in data if k not in SIGMA_KEYS]
+    if unknown:
+        yield document_finding(
+            doc,
+            f"unknown top-level key(s): {', '.join(unknown)}",
+            received=", ".join(unknown),
+            expected="keys of the Sigma specification",
+            severity=Severity.WARNING,
+        )
+
+
+@check("document")
+def detection_condition_is_valid(doc: RuleDocument) -> Iterator[Finding]:
+    """The ``condition`` of a rule (or filter) parses with pySigma's condition grammar and
+    every selection it names exists (``1 of selection_*`` must match at least one)."""
+    data = require_rule(doc)
+    if doc.kind not in ("rule", "filter"):
+        raise SkipCheck("no rule or filter has a condition")
+    body = data.get("detection" if doc.kind == "rule" else "filter")
+    if not isinstance(body, dict) or not body.get("condition"):
+        raise SkipCheck("no rule has a condition")  # required_fields_present reports it
+    conditions = body["condition"]
+    names = [str(k) for k in body if k != "condition"]
+    for condition in conditions if isinstance(conditions, list) else [conditions]:
+        for problem in condition_problems(condition, names):
+            yield document_finding(
+                doc,
+                f"condition {str(condition)!r}: {problem}",
+                received=str(condition),
+                expected=f"a Sigma condition over {', '.join(names) or 'its selections'}",
+            )
 
 
 @check("document")

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from conformance import contract
 from conformance.checks.document import NO_RULE
 from conformance.commands.conclusion import conclude, split_values
 from conformance.commands.output import output_options
@@ -29,13 +28,32 @@ from conformance.runner import (
 from conformance.target_aliases import resolve_targets
 
 
+def expand_paths(files: tuple[str, ...]) -> list[str]:
+    """Files as given, directories replaced by their ``*.yml``/``*.yaml`` files, recursively and
+    sorted (as sigma-cli reads them); a directory without any is a usage error."""
+    out: list[str] = []
+    for name in files:
+        path = Path(name)
+        if name != "-" and path.is_dir():
+            found = sorted(
+                str(p) for p in path.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()
+            )
+            if not found:
+                raise UsageError(f"{name}: a directory without any *.yml or *.yaml file")
+            out += found
+        else:
+            out.append(name)
+    return list(dict.fromkeys(out))
+
+
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
-    """Read and split every file (``-`` is stdin); an unreadable file is a harness error."""
+    """Read and split every file (``-`` is stdin, a directory its rule files); an unreadable
+    file is a harness error."""
     # One byte past the limit is enough for parse_body to report "too large": never hold an
     # endless stdin or a huge file in memory to find that out.
     cap = LoadLimits().max_body_bytes + 1
     rulesets = []
-    for name in files:
+    for name in expand_paths(files):
         if name == "-":
             body = sys.stdin.buffer.read(cap)
             source = "<stdin>"
@@ -57,13 +75,33 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     multiple=True,
     metavar="T[,T...]",
     help="Compile targets backend+pipeline, or the vendor's names splunk, elastic, sentinel,"
-    " qradar (default: those four; list: soc-conformance targets).",
+    " qradar (default: the profile's; list: soc-conformance targets).",
 )
 @click.option(
+    "--profile",
+    type=click.Choice(["socdefenders", "sigma"]),
+    default="socdefenders",
+    show_default=True,
+    help="socdefenders: the vendor's IOC feed format too; sigma: generic Sigma checks only.",
+)
+@click.option(
+    "--required-targets",
     "--require-target",
+    "require_target",
     multiple=True,
-    metavar="T",
-    help="Make a target's compile failures fail the run (repeatable).",
+    metavar="T[,T...]",
+    help="Targets whose compile failures fail the run (added to the targets if missing).",
+)
+@click.option(
+    "--advisory-targets",
+    multiple=True,
+    metavar="T[,T...]",
+    help="Targets whose compile failures are warnings (added to the targets if missing).",
+)
+@click.option(
+    "--validation-config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="pySigma validator configuration (validators, per-rule exclusions, config).",
 )
 @click.option("--strict", is_flag=True, help="Undocumented expectations fail instead of warn.")
 @click.option("--check", "include", multiple=True, metavar="NAME", help="Run only these checks.")
@@ -90,7 +128,10 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
 def rules_command(
     files: tuple[str, ...],
     targets: tuple[str, ...],
+    profile: str,
     require_target: tuple[str, ...],
+    advisory_targets: tuple[str, ...],
+    validation_config: str | None,
     strict: bool,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
@@ -102,36 +143,53 @@ def rules_command(
     no_validators: bool,
     min_rules: int | None,
 ) -> None:
-    """Check saved Sigma rule files (or - for stdin) against the SOC Defenders contract.
+    """Check saved Sigma rule files, directories (their *.yml/*.yaml, recursively) or - for
+    stdin, against the SOC Defenders contract (--profile socdefenders) or as any Sigma corpus
+    (--profile sigma).
 
-    Required targets default to splunk+sysmon and lucene+ecs_windows (those of them listed in
-    --targets when --targets is given); advisory targets only show in the compile matrix.
-    A check with no rule to judge (an empty or unreadable file) is skipped, never passed; the
-    summary says how many rules were judged, and --min-rules N fails a run with fewer.
+    Required targets default to splunk+sysmon and lucene+ecs_windows (sigma profile:
+    splunk+sysmon), those of them listed in --targets when --targets is given; advisory targets
+    give warnings and show in the compile matrix. A check with no rule to judge (an empty or
+    unreadable file) is skipped, never passed; the summary says how many rules were judged, and
+    --min-rules N fails a run with fewer.
     """
+    from conformance.rules.profiles import profile_named, target_roles
     from conformance.rules.run import RuleCheckOptions, check_rulesets
+    from conformance.rules.toolchain import installed_plugins
+    from conformance.rules.validation_config import ValidationConfig, load_validation_config
 
-    try:
-        chosen, aliases = resolve_targets(split_values(targets) or contract.DEFAULT_TARGETS)
-        named_required, required_aliases = resolve_targets(split_values(require_target))
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from exc
-    aliases = required_aliases | aliases
-    required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + named_required
-    options = RuleCheckOptions(
-        include=split_values(include),
-        exclude=split_values(exclude),
-        targets=chosen,
-        required_targets=tuple(dict.fromkeys(required)),
-        uuid_v4=uuid_v4,
-        attack_data=attack_data,
-        strict=strict,
-        workers=workers,
-        validators=not no_validators,
-    )
     subject = ", ".join("<stdin>" if f == "-" else f for f in files)
 
     def run() -> RunResult:
+        # Options are read in here: conclude() turns their usage errors into exit code 2.
+        # The vendor's names (splunk, elastic...) first, then each target's role.
+        named, aliases = resolve_targets(split_values(targets))
+        named_required, required_aliases = resolve_targets(split_values(require_target))
+        named_advisory, advisory_aliases = resolve_targets(split_values(advisory_targets))
+        aliases = advisory_aliases | required_aliases | aliases
+        chosen, required = target_roles(
+            profile_named(profile),
+            targets=named,
+            required=named_required,
+            advisory=named_advisory,
+        )
+        validation = ValidationConfig()
+        if validation_config is not None:
+            validation = load_validation_config(validation_config, installed_plugins().validators)
+        options = RuleCheckOptions(
+            profile=profile,
+            ids_across_bodies=True,
+            validation=validation,
+            include=split_values(include),
+            exclude=split_values(exclude),
+            targets=chosen,
+            required_targets=required,
+            uuid_v4=uuid_v4,
+            attack_data=attack_data,
+            strict=strict,
+            workers=workers,
+            validators=not no_validators,
+        )
         result = RunResult(mode="rules", subject=subject, seed=None, strict=strict)
         rulesets = read_rulesets(files)
         with collecting() as made:

@@ -58,7 +58,30 @@ class RuleDocument:
     source: str  # a file name or URL
     problem: LoadProblem | None = None  # the kind of ``error``
     trailing: bool = False  # the empty document after a final ``---``
-    line: int = 1  # the body's line (1-based) where the document's text starts
+    line: int = 1  # the line of the body (1-based) where the document's text starts
+
+    @property
+    def kind(self) -> str | None:
+        """What the mapping is in Sigma 2.0 terms: ``rule``, ``correlation`` (a meta-rule over
+        other rules), ``filter`` (exclusions applied to other rules) or ``action`` (a
+        collection action such as ``action: global``); None when it is not a mapping."""
+        data = self.mapping
+        if data is None:
+            return None
+        for key in ("action", "correlation", "filter"):
+            if key in data:
+                return key
+        return "rule"
+
+    @property
+    def label(self) -> str:
+        """How a finding names the rule: its title and id when it has them, else its place."""
+        data = self.mapping or {}
+        title, rule_id = data.get("title"), data.get("id")
+        parts = [f"{title!r}" if isinstance(title, str) and title else None]
+        parts.append(f"id {rule_id}" if rule_id is not None else None)
+        named = " ".join(p for p in parts if p)
+        return named or f"{self.source}:{self.line}"
 
     @property
     def mapping(self) -> dict[str, Any] | None:
@@ -91,7 +114,13 @@ class _DocumentError(Exception):
 
 
 class RuleLoader(yaml.CSafeLoader):
-    """PyYAML's C safe loader, rejecting duplicate keys like pySigma's ``SigmaYAMLLoader``."""
+    """PyYAML's C safe loader, rejecting duplicate keys like pySigma's ``SigmaYAMLLoader``.
+
+    ``first_line`` is the body line the document starts on, so the lines it reports are lines
+    of the file, not of the document.
+    """
+
+    first_line = 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         """Build a mapping, refusing a key seen twice."""
@@ -99,7 +128,7 @@ class RuleLoader(yaml.CSafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             if isinstance(key, Hashable) and key in seen:
-                line = key_node.start_mark.line + 1
+                line = key_node.start_mark.line + self.first_line
                 raise _DocumentError(
                     LoadProblem.DUPLICATE_KEY, f"duplicate key {key!r} (line {line})"
                 )
@@ -150,10 +179,14 @@ def _check_graph(root: yaml.Node, limits: LoadLimits) -> None:
 
 
 def load_document(
-    text: str, limits: LoadLimits = LoadLimits()
+    text: str, limits: LoadLimits = LoadLimits(), *, first_line: int = 1, source: str = ""
 ) -> tuple[Any, LoadProblem | None, str | None]:
-    """Safe-load one YAML document: ``(value, problem, error)``; value is None on error."""
+    """Safe-load one YAML document: ``(value, problem, error)``; value is None on error.
+
+    Errors name lines of the body (the document starts on ``first_line``) and the ``source``.
+    """
     loader = RuleLoader(text)
+    loader.first_line = first_line
     try:
         node = loader.get_single_node()
         if node is None:
@@ -166,6 +199,7 @@ def load_document(
         # The safe constructor refuses every tag it does not know (``!!python/object`` ...).
         return None, LoadProblem.TAG, f"unsupported YAML tag: {exc.problem}"
     except yaml.YAMLError as exc:
+        _shift_marks(exc, first_line, source)
         # libyaml refuses nesting beyond its own bound (1000 levels) as a parse error.
         if "nesting depth" in str(exc):
             return None, LoadProblem.DEPTH, f"nesting too deep: {exc}"
@@ -177,6 +211,17 @@ def load_document(
         return None, LoadProblem.DEPTH, "nesting too deep to load"
     finally:
         loader.dispose()
+
+
+def _shift_marks(exc: yaml.YAMLError, first_line: int, source: str) -> None:
+    """Make a YAML error's marks point into the body (file lines, file name), not the
+    document on its own (where every document starts at line 1 of ``<unicode string>``)."""
+    for name in ("context_mark", "problem_mark"):
+        mark = getattr(exc, name, None)
+        if mark is not None:  # libyaml's marks are read-only: replace them
+            line = mark.line + first_line - 1
+            moved = yaml.Mark(source or mark.name, mark.index, line, mark.column, None, 0)
+            setattr(exc, name, moved)
 
 
 def split_documents(text: str) -> list[tuple[str, bool]]:
@@ -235,7 +280,7 @@ def parse_body(body: bytes, *, source: str, limits: LoadLimits = LoadLimits()) -
         warnings.append("body starts with a UTF-8 byte-order mark")
     text = text.replace("\r\n", "\n")
     pieces = split_documents(text)
-    lines = start_lines(text, len(pieces))
+    starts = start_lines(text, len(pieces))
     error = None
     if len(pieces) > limits.max_documents:
         error = (
@@ -244,17 +289,11 @@ def parse_body(body: bytes, *, source: str, limits: LoadLimits = LoadLimits()) -
         pieces = pieces[: limits.max_documents]
     documents = []
     for index, (doc_text, trailing) in enumerate(pieces):
-        data, problem, why = load_document(doc_text, limits)
+        line = starts[index]
+        data, problem, why = load_document(doc_text, limits, first_line=line, source=source)
         documents.append(
             RuleDocument(
-                index,
-                doc_text,
-                data,
-                why,
-                source,
-                problem=problem,
-                trailing=trailing,
-                line=lines[index],
+                index, doc_text, data, why, source, problem=problem, trailing=trailing, line=line
             )
         )
     return RuleSet(source, tuple(documents), error=error, warnings=tuple(warnings))

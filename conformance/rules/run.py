@@ -6,7 +6,7 @@ Used by ``soc-conformance rules`` on files and by server mode on the responses i
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conformance import checks as _checks  # noqa: F401 - registers the built-in checks
@@ -15,19 +15,26 @@ from conformance.findings import UsageError
 from conformance.progress import current
 from conformance.registry import REGISTRY, CheckSpec, Scope
 from conformance.results import CheckResult, CompileMatrix
+from conformance.rules.documents import RuleSet
+from conformance.rules.metarules import meta_group, reference_index
+from conformance.rules.profiles import Profile, logsource_row, profile_named
 from conformance.rules.toolchain import (
     CompiledRule,
     CompileJob,
     RuleOutcome,
     ToolchainConfig,
     check_targets_installed,
+    installed_plugins,
 )
-from conformance.rules.validators import offline_validators
+from conformance.rules.validation_config import ValidationConfig
+from conformance.rules.validators import offline_validators, runs_offline
 from conformance.runner import new_result, run_check
 
 #: Checks only run when asked for: by an option, or by name with ``--check``.
 _OPT_IN = {"id_is_uuid_v4"}
 _SCOPES: tuple[Scope, ...] = ("collection", "document", "compile")
+#: Collection checks that see every file of a run at once when ``ids_across_bodies`` is set.
+_ACROSS_BODIES = {"rule_ids_are_unique"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,17 @@ class RuleCheckOptions:
     strict: bool = False
     workers: int = 2
     validators: bool = True
+    #: ``socdefenders`` (the vendor's feed format) or ``sigma`` (any Sigma corpus).
+    profile: str = "socdefenders"
+    #: Ids must be unique across all bodies (``rules`` on several files), not just within one
+    #: (server mode's responses overlap, so there it is per body).
+    ids_across_bodies: bool = False
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+
+    @property
+    def profile_spec(self) -> Profile:
+        """The :class:`Profile` named by ``profile``."""
+        return profile_named(self.profile)
 
     def all_targets(self) -> tuple[str, ...]:
         """The targets to compile for: ``targets`` plus any required one not listed."""
@@ -57,6 +75,7 @@ def selected_checks(options: RuleCheckOptions) -> list[CheckSpec]:
         chosen += [c for c in REGISTRY.all("document") if c.name == "id_is_uuid_v4"]
     dropped = set() if options.validators else {"pysigma_validators_pass"}
     dropped |= {n for n in _OPT_IN if n not in options.include and not options.uuid_v4}
+    dropped |= options.profile_spec.excluded_checks - set(options.include)
     unique = {c.name: c for c in chosen if c.name not in dropped}
     return list(unique.values())
 
@@ -68,32 +87,40 @@ def check_rulesets(
     specs = selected_checks(options)
     results = {s.name: new_result(s) for s in specs}
     targets = options.all_targets()
-    matrix = CompileMatrix(targets=list(targets), required=list(options.required_targets))
+    profile = options.profile_spec
+    matrix = CompileMatrix(
+        targets=list(targets), required=list(options.required_targets), rows=profile.matrix_rows
+    )
     compile_specs = [s for s in specs if s.scope == "compile"]
     job = None
     if compile_specs:
         check_targets_installed(targets)
-        names = offline_validators(attack_data=options.attack_data)
         wants_validators = any(s.name == "pysigma_validators_pass" for s in compile_specs)
-        config = ToolchainConfig(targets, names if wants_validators else (), options.attack_data)
-        items = [
-            (r, doc.index, doc.data)
-            for r, ruleset in enumerate(rulesets)
-            for doc in ruleset.documents
-            if doc.mapping is not None and "action" not in doc.mapping
-        ]
+        config = ToolchainConfig(
+            targets,
+            _validator_names(options, profile) if wants_validators else (),
+            options.attack_data,
+            options.validation.frozen_params(),
+        )
+        items = _compile_items(rulesets)
         job = CompileJob(config, items, options.workers)
         _begin_compile(targets, len(items))
+    across = options.ids_across_bodies and len(rulesets) > 1
     for ruleset in rulesets:
         for spec in specs:
-            if spec.scope == "collection":
+            if spec.scope == "collection" and not (across and spec.name in _ACROSS_BODIES):
                 run_check(spec, ruleset, results[spec.name])
             elif spec.scope == "document":
                 for doc in ruleset.documents:
                     run_check(spec, doc, results[spec.name])
+    if across:
+        everything = _merged(rulesets)
+        for spec in specs:
+            if spec.name in _ACROSS_BODIES:
+                run_check(spec, everything, results[spec.name])
     if job is not None:
         required = frozenset(options.required_targets)
-        for subject in _compiled(rulesets, job.results(), required):
+        for subject in _compiled(rulesets, job.results(), required, options.validation):
             _count(matrix, subject)
             _advance_compile(subject, matrix)
             for spec in compile_specs:
@@ -102,20 +129,70 @@ def check_rulesets(
     return [results[s.name] for s in _ordered(specs)], matrix
 
 
+def _validator_names(options: RuleCheckOptions, profile: Profile) -> tuple[str, ...]:
+    """The profile's offline validators, or those ``--validation-config`` selects (still only
+    the ones that run offline)."""
+    default = offline_validators(
+        attack_data=options.attack_data, not_for_profile=profile.excluded_validators
+    )
+    chosen = options.validation.select(default, installed_plugins().validators)
+    return tuple(n for n in chosen if runs_offline(n, attack_data=options.attack_data))
+
+
+def _compile_items(rulesets: Sequence[Any]) -> list[tuple[int, int, Any]]:
+    """What the workers compile: each rule's mapping; for a correlation or filter, the list of
+    mappings it is compiled with (``conformance.rules.metarules``)."""
+    everyone = [doc for ruleset in rulesets for doc in ruleset.documents]
+    by_key: dict[str, Any] | None = None
+    items: list[tuple[int, int, Any]] = []
+    for r, ruleset in enumerate(rulesets):
+        for doc in ruleset.documents:
+            if doc.kind == "rule":
+                items.append((r, doc.index, doc.data))
+            elif doc.kind in ("correlation", "filter"):
+                by_key = by_key if by_key is not None else reference_index(everyone)
+                items.append((r, doc.index, meta_group(doc, everyone, by_key)))
+    return items
+
+
+def _merged(rulesets: Sequence[Any]) -> RuleSet:
+    """Every body's documents as one set (each document keeps its own source and line)."""
+    documents = tuple(doc for ruleset in rulesets for doc in ruleset.documents)
+    sources = ", ".join(dict.fromkeys(ruleset.source for ruleset in rulesets))
+    return RuleSet(sources, documents)
+
+
 def _compiled(
-    rulesets: Sequence[Any], outcomes: Iterable[RuleOutcome], required: frozenset[str]
+    rulesets: Sequence[Any],
+    outcomes: Iterable[RuleOutcome],
+    required: frozenset[str],
+    validation: ValidationConfig,
 ) -> Iterator[CompiledRule]:
     for outcome in outcomes:
         document = rulesets[outcome.ruleset].documents[outcome.index]
+        excluded = validation.excluded((document.mapping or {}).get("id"))
+        if excluded:  # accepted exceptions of --validation-config
+            kept = tuple(i for i in outcome.issues if i.validator not in excluded)
+            outcome = replace(outcome, issues=kept)
         yield CompiledRule(document, outcome, required)
 
 
+def _row(matrix: CompileMatrix, subject: CompiledRule) -> str:
+    """The matrix row of a rule: its IOC type, or its logsource (see ``CompileMatrix``)."""
+    document = subject.document
+    if document.kind in ("correlation", "filter"):
+        return document.kind or "unknown"
+    if matrix.rows == "logsource":
+        return logsource_row(document.mapping)
+    identity = document.identity
+    return (identity.ioc_type if identity else None) or "unknown"
+
+
 def _count(matrix: CompileMatrix, subject: CompiledRule) -> None:
-    """Add one rule's target outcomes to the matrix, under its inferred IOC type."""
-    identity = subject.document.identity
-    ioc_type = (identity.ioc_type if identity else None) or "unknown"
+    """Add one rule's target outcomes to the matrix, under its row."""
+    row = _row(matrix, subject)
     for outcome in subject.outcome.targets:
-        cell = matrix.cell(ioc_type, outcome.target)
+        cell = matrix.cell(row, outcome.target)
         if outcome.ok:
             cell.ok += 1
         else:

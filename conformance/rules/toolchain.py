@@ -82,6 +82,8 @@ class ToolchainConfig:
     targets: tuple[str, ...]
     validators: tuple[str, ...]  # pySigma validator identifiers to run; empty = none
     attack_data: str | None = None
+    #: Validator name → constructor keyword arguments (``--validation-config``'s ``config:``).
+    validator_params: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class ValidatorIssue:
     validator: str
     severity: str  # pySigma's severity name: informational, low, medium, high, critical
     description: str
+    detail: str = ""  # the issue's own fields (``fieldname: foo``), as pySigma gives them
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,10 @@ class _Toolchain:
         if config.attack_data is not None:
             use_attack_data(config.attack_data)
         validator_classes: dict[str, Any] = dict(plugins.validators)
-        self.validators = {name: validator_classes[name]() for name in config.validators}
+        params = {name: dict(items) for name, items in config.validator_params}
+        self.validators = {
+            name: validator_classes[name](**params.get(name, {})) for name in config.validators
+        }
 
 
 def use_attack_data(path: str) -> None:
@@ -186,6 +192,11 @@ def compile_one(config: ToolchainConfig, ruleset: int, index: int, data: Any) ->
     from sigma.rule import SigmaRule
 
     tools = _toolchain(config)
+    if isinstance(data, list):  # a correlation or filter with the rules it refers to
+        from conformance.rules.metarules import compile_group
+
+        outcome: RuleOutcome = compile_group(tools, ruleset, index, data)
+        return outcome
     try:
         rule = SigmaRule.from_dict(data, collect_errors=True)
     except Exception as exc:  # noqa: BLE001 - any parser crash is that rule's finding
@@ -200,13 +211,29 @@ def compile_one(config: ToolchainConfig, ruleset: int, index: int, data: Any) ->
             issues.append(ValidatorIssue(name, "high", f"validator crashed: {exc}"))
             continue
         issues.extend(
-            ValidatorIssue(name, issue.severity.name.lower(), issue.description) for issue in found
+            ValidatorIssue(name, i.severity.name.lower(), i.description, issue_detail(i))
+            for i in found
         )
     outcomes = []
     for position, (spec, backend) in enumerate(tools.backends.items()):
         fresh = rule if position == 0 else SigmaRule.from_dict(data, collect_errors=True)
         outcomes.append(_convert(spec, backend, fresh))
     return RuleOutcome(ruleset, index, targets=tuple(outcomes), issues=tuple(issues))
+
+
+def issue_detail(issue: Any) -> str:
+    """A pySigma validation issue's own fields (all but ``rules``), e.g. ``fieldname: foo``:
+    what pySigma's ``str(issue)`` prints after the description."""
+    import dataclasses
+
+    parts = []
+    for item in dataclasses.fields(issue):
+        if item.name in ("rules", "severity", "description"):
+            continue
+        value = getattr(issue, item.name)
+        text = ", ".join(map(str, value)) if isinstance(value, list | tuple | set) else str(value)
+        parts.append(f"{item.name}: {text[:200]}")
+    return "; ".join(parts)
 
 
 def _convert(spec: str, backend: Any, rule: Any) -> TargetOutcome:

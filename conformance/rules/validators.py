@@ -46,10 +46,23 @@ WARNING_VALIDATORS = frozenset({"sigmahq_fields_existence", "duplicate_title"})
 FAILING_SEVERITIES = frozenset({"high", "critical"})
 
 
-def offline_validators(*, attack_data: str | None = None) -> tuple[str, ...]:
-    """The identifiers of the installed validators this profile runs, sorted."""
-    excluded = NEEDS_OTHER_DATA | NOT_FOR_FEEDS
-    if attack_data is None:
-        excluded |= NEEDS_ATTACK_DATA
+def offline_validators(
+    *, attack_data: str | None = None, not_for_profile: frozenset[str] = NOT_FOR_FEEDS
+) -> tuple[str, ...]:
+    """The identifiers of the installed validators a profile runs, sorted (``not_for_profile``:
+    those the profile leaves out, see ``conformance.rules.profiles``)."""
     installed = installed_plugins().validators
-    return tuple(sorted(name for name in installed if name not in excluded))
+    return tuple(
+        sorted(
+            name
+            for name in installed
+            if name not in not_for_profile and runs_offline(name, attack_data=attack_data)
+        )
+    )
+
+
+def runs_offline(name: str, *, attack_data: str | None = None) -> bool:
+    """Whether a validator can run with no network (with ``--attack-data``: the ATT&CK ones)."""
+    if name in NEEDS_OTHER_DATA:
+        return False
+    return attack_data is not None or name not in NEEDS_ATTACK_DATA

@@ -48,4 +48,7 @@ def test_duplicate_reported_at_the_second_document() -> None:
     )
     finding = results[0].findings[0]
     assert finding.reproduction.document_index == 2
-    assert "documents 1, 2" in finding.message
+    assert "already used by x:" in finding.message
+    assert "(document 1)" in finding.message
+    assert finding.reproduction.line is not None
+    assert finding.reproduction.line > 1

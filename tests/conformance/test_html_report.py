@@ -84,7 +84,7 @@ class Page(HTMLParser):
 def _hostile_run() -> RunResult:
     run = _run()
     first = run.checks[1].findings[0]
-    run.checks[1].findings[0] = first.with_reproduction(document_line=150)
+    run.checks[1].findings[0] = first.with_reproduction(line=150)
     run.checks.append(
         CheckResult(
             "media_type_is_yaml",

@@ -137,12 +137,12 @@ def test_conformant_run_says_so() -> None:
 def test_documents_are_numbered_from_1_with_their_line() -> None:
     run = _run()
     first = run.checks[1].findings[0]
-    run.checks[1].findings[0] = first.with_reproduction(document_line=150)
+    run.checks[1].findings[0] = first.with_reproduction(line=150)
     text = render_text(run, width=100)
     assert "rules.yml, document 8 (line 150)" in text
     data = json.loads(render_json(run))
     repro = data["checks"][1]["findings"][0]["reproduction"]
-    assert (repro["document_index"], repro["document_line"]) == (7, 150)
+    assert (repro["document_index"], repro["line"]) == (7, 150)
 
 
 def test_parsed_documents_know_the_line_they_start_on() -> None:

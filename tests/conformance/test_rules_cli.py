@@ -91,3 +91,35 @@ def test_bad_target_is_a_usage_error(good_file: Path) -> None:
     result = CliRunner().invoke(rules_command, [str(good_file), "--targets", "nosuch+sysmon"])
     assert result.exit_code == 2
     assert "nosuch" in result.output
+
+
+def test_findings_name_file_line_and_rule(tmp_path: Path) -> None:
+    path = tmp_path / "feed.yml"
+    path.write_bytes(
+        body(sample_rule("md5"), sample_rule("url", "http://evil.example/a?b=c", escape=False))
+    )
+    result = CliRunner().invoke(
+        rules_command, [str(path), *FAST, "--check", "detection_value_is_literal_ioc"]
+    )
+    assert result.exit_code == 1
+    line = next(x for x in result.output.splitlines() if "unescaped Sigma wildcard" in x)
+    assert f"{path}:" in line
+    assert "document 1" in line
+    assert "rule 'SOC Defenders" in line
+
+
+def test_ids_are_unique_across_files_and_directories_are_read(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.yml").write_bytes(body(sample_rule("md5")))
+    (tmp_path / "a" / "notes.txt").write_text("not a rule file")
+    (tmp_path / "two.yaml").write_bytes(body(sample_rule("md5")))
+    args = [
+        str(tmp_path / "a"),
+        str(tmp_path / "two.yaml"),
+        *FAST,
+        "--check",
+        "rule_ids_are_unique",
+    ]
+    result = CliRunner().invoke(rules_command, args)
+    assert result.exit_code == 1, result.output
+    assert "one.yml:1 (document 0)" in result.output
