@@ -67,7 +67,7 @@ def _repeats(rules: RuleSet, key_of: Mapping[int, str]) -> Iterator[tuple[str, l
 
 
 def _place(doc: RuleDocument) -> str:
-    return f"{doc.source}:{doc.line} (document {doc.index})"
+    return f"{doc.source}:{doc.line} (document {doc.index + 1})"
 
 
 @check("collection")

@@ -139,7 +139,7 @@ def test_documents_are_numbered_from_1_with_their_line() -> None:
     first = run.checks[1].findings[0]
     run.checks[1].findings[0] = first.with_reproduction(line=150)
     text = render_text(run, width=100)
-    assert "rules.yml, document 8 (line 150)" in text
+    assert "rules.yml:150, document 8" in text
     data = json.loads(render_json(run))
     repro = data["checks"][1]["findings"][0]["reproduction"]
     assert (repro["document_index"], repro["line"]) == (7, 150)
