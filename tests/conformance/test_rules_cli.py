@@ -105,7 +105,7 @@ def test_findings_name_file_line_and_rule(tmp_path: Path) -> None:
     flat = " ".join(result.output.split())  # the report wraps long lines
     line = flat.split("unescaped Sigma wildcard", 1)[1].split("received:", 1)[0]
     assert f"{path}:" in line
-    assert "document 1" in line
+    assert "document 2" in line  # counted from 1
     assert "rule 'SOC Defenders" in line
 
 
