@@ -17,6 +17,7 @@ from conformance.findings import HarnessError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 from conformance.rules.documents import LoadLimits, RuleSet, parse_body
+from conformance.rules.toolchain import DEFAULT_RULE_TIMEOUT
 
 
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
@@ -67,6 +68,15 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--no-validators", is_flag=True, help="Skip pySigma's validators.")
+@click.option(
+    "--rule-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_RULE_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time budget of one rule (parse, validators, every target); a rule that needs more"
+    " is reported as too expensive to judge (a failure) and the run goes on. 0: no budget.",
+)
 def rules_command(
     files: tuple[str, ...],
     targets: tuple[str, ...],
@@ -80,6 +90,7 @@ def rules_command(
     json_path: str | None,
     workers: int,
     no_validators: bool,
+    rule_timeout: float,
 ) -> None:
     """Check saved Sigma rule files (or - for stdin) against the SOC Defenders contract.
 
@@ -102,6 +113,7 @@ def rules_command(
         strict=strict,
         workers=workers,
         validators=not no_validators,
+        rule_timeout=rule_timeout or None,
     )
     subject = ", ".join("<stdin>" if f == "-" else f for f in files)
 

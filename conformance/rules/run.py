@@ -15,6 +15,7 @@ from conformance.findings import UsageError
 from conformance.registry import REGISTRY, CheckSpec, Scope
 from conformance.results import CheckResult, CompileMatrix
 from conformance.rules.toolchain import (
+    DEFAULT_RULE_TIMEOUT,
     CompiledRule,
     CompileJob,
     RuleOutcome,
@@ -42,6 +43,7 @@ class RuleCheckOptions:
     strict: bool = False
     workers: int = 2
     validators: bool = True
+    rule_timeout: float | None = DEFAULT_RULE_TIMEOUT  # seconds per rule; None: unbounded
 
     def all_targets(self) -> tuple[str, ...]:
         """The targets to compile for: ``targets`` plus any required one not listed."""
@@ -81,7 +83,7 @@ def check_rulesets(
             for doc in ruleset.documents
             if doc.mapping is not None and "action" not in doc.mapping
         ]
-        job = CompileJob(config, items, options.workers)
+        job = CompileJob(config, items, options.workers, options.rule_timeout)
     for ruleset in rulesets:
         for spec in specs:
             if spec.scope == "collection":
