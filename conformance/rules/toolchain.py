@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import atexit
 import functools
+import itertools
 import math
 import multiprocessing
+import operator
 import shutil
 import signal
 import tempfile
@@ -310,15 +312,30 @@ def _compile_bounded(
         where = f"not done after {budget:g} s, in {over.where}"
         return RuleOutcome(ruleset, index, over_budget=where)
     finally:
-        _reset_backends(pristine)
+        _reset_backends(config, pristine)
 
 
 #: One saved attribute dictionary: the object and a copy of its ``__dict__`` when built.
 _Saved = tuple[Any, dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class _PristinePipeline:
+    """One backend's processing pipeline as built: each item's saved state (the item and its
+    transformation), in pipeline order, and the postprocessing items'."""
+
+    pipeline: Any
+    items: tuple[tuple[_Saved, ...], ...]
+    postprocessing: tuple[tuple[_Saved, ...], ...]
+
+
+def _saved(item: Any) -> tuple[_Saved, ...]:
+    things = (item, getattr(item, "transformation", None))
+    return tuple((t, dict(vars(t))) for t in things if t is not None and hasattr(t, "__dict__"))
+
+
 @functools.cache
-def _pristine_state(config: ToolchainConfig) -> tuple[_Saved, ...]:
+def _pristine_state(config: ToolchainConfig) -> tuple[_PristinePipeline, ...]:
     """The state of every processing item and transformation of this process's backends, as
     built (cached per process, taken before the first rule is converted).
 
@@ -326,30 +343,46 @@ def _pristine_state(config: ToolchainConfig) -> tuple[_Saved, ...]:
     transformation prepends "Invalid SigmaDetectionItem field name encountered: <field>." to
     its own message on every rule it refuses, so a backend reused for many rules gives ever
     longer error messages (one sentence repeated hundreds of times) and memory grows with the
-    number of rules. Restoring each object's attributes after every rule bounds both.
+    number of rules. Restoring what a rule changed after every rule bounds both.
     """
-    saved: list[_Saved] = []
+    saved = []
     for backend in _toolchain(config).backends.values():
-        pipeline = getattr(backend, "last_processing_pipeline", None)
-        if pipeline is None:
+        if getattr(backend, "last_processing_pipeline", None) is None:
             backend.init_processing_pipeline()
-            pipeline = backend.last_processing_pipeline
-        for item in (*pipeline.items, *pipeline.postprocessing_items):
-            for thing in (item, getattr(item, "transformation", None)):
-                if thing is not None and hasattr(thing, "__dict__"):
-                    saved.append((thing, dict(vars(thing))))
+        pipeline = backend.last_processing_pipeline
+        saved.append(
+            _PristinePipeline(
+                pipeline,
+                tuple(_saved(item) for item in pipeline.items),
+                tuple(_saved(item) for item in pipeline.postprocessing_items),
+            )
+        )
     return tuple(saved)
 
 
-def _reset_backends(pristine: tuple[_Saved, ...]) -> None:
-    """Put every saved attribute back on the objects a rule changed."""
-    for thing, attributes in pristine:
-        current: dict[str, Any] = thing.__dict__
-        if current.keys() != attributes.keys() or any(
-            current[name] is not value for name, value in attributes.items()
-        ):
-            current.clear()
-            current.update(attributes)
+def _reset_backends(config: ToolchainConfig, pristine: tuple[_PristinePipeline, ...]) -> None:
+    """Put back what the last rule changed: the items its pipelines applied (pySigma lists
+    them in ``applied``), the one that was running when it stopped (an error, the budget),
+    and the postprocessing items. Checking all ~300 objects every rule would cost about 1 ms.
+    """
+    backends = _toolchain(config).backends.values()
+    for backend, saved in zip(backends, pristine, strict=True):
+        pipeline = getattr(backend, "last_processing_pipeline", None)
+        if pipeline is not saved.pipeline:  # rebuilt by someone: restore everything
+            touched: Iterator[tuple[_Saved, ...]] = iter(saved.items)
+        else:
+            applied = getattr(pipeline, "applied", [])
+            running = saved.items[len(applied) : len(applied) + 1]
+            done = (s for s, flag in zip(saved.items, applied, strict=False) if flag)
+            touched = itertools.chain(done, running)
+        for group in itertools.chain(touched, saved.postprocessing):
+            for thing, attributes in group:
+                current: dict[str, Any] = thing.__dict__
+                if len(current) != len(attributes) or not all(
+                    map(operator.is_, current.values(), attributes.values())
+                ):
+                    current.clear()
+                    current.update(attributes)
 
 
 def _needs_pool(workers: int, count: int, budget: float | None) -> bool:
