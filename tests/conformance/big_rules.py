@@ -14,7 +14,7 @@ BIG_RULE_VALUES = 285_000
 
 def big_rule(values: int, *, title: str = "Very Large Command Line Rule") -> str:
     """A valid Sigma rule whose one selection lists ``values`` distinct command-line strings
-    (about 36 bytes each: 285,000 values make 10 MB)."""
+    (34 bytes a line: 285,000 values make 9.7 MB)."""
     rule_id = uuid.uuid5(uuid.NAMESPACE_URL, f"big-rule-{values}")
     lines = [
         f"title: {title}",
@@ -33,6 +33,6 @@ def big_rule(values: int, *, title: str = "Very Large Command Line Rule") -> str
         "    selection:",
         "        CommandLine|contains:",
     ]
-    lines += [f"            - 'run-{i:08d}-payload.exe --x'" for i in range(values)]
+    lines += [f"            - 'run-{i:06d}.exe /q'" for i in range(values)]
     lines += ["    condition: selection", "falsepositives:", "    - Unknown", "level: high", ""]
     return "\n".join(lines)
