@@ -77,7 +77,11 @@ def _timed(command: list[str], label: str) -> tuple[float, int, str]:
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):
         sys.exit(f"{label} exited {done.returncode}:\n{(done.stdout + done.stderr)[-3000:]}")
-    return seconds, done.returncode, done.stdout + done.stderr
+    # Verdicts go to stdout; sigma convert's abort message to stderr (after its progress).
+    last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    if done.returncode and done.stderr.strip():
+        last = done.stderr.strip().splitlines()[-1]
+    return seconds, done.returncode, last
 
 
 def main() -> None:
@@ -125,8 +129,7 @@ def main() -> None:
         ]
 
         def ours() -> float:
-            seconds, code, output = _timed(ours_command, "soc-conformance rules")
-            verdict = output.strip().splitlines()[-1] if output.strip() else "(no output)"
+            seconds, code, verdict = _timed(ours_command, "soc-conformance rules")
             print(f"  soc-conformance rules: {seconds:.1f} s (exit {code}; {verdict})", flush=True)
             return seconds
 
@@ -134,9 +137,9 @@ def main() -> None:
             seconds, _, _ = _timed(check, "sigma check")
             parts = [f"check {seconds:.1f} s"]
             for command in converts:
-                spent, code, output = _timed(command, "sigma convert")
+                spent, code, last = _timed(command, "sigma convert")
                 seconds += spent
-                aborted = f" ABORTED: {output.strip().splitlines()[-1][:160]}" if code else ""
+                aborted = f" ABORTED: {last[:200]}" if code else ""
                 parts.append(f"convert -t {command[4]} {spent:.1f} s{aborted}")
             print(f"  sigma-cli: {seconds:.1f} s ({'; '.join(parts)})", flush=True)
             return seconds
