@@ -1,7 +1,8 @@
 """Benchmark: the rules checker's bounded costs (issue 9): peak memory, and one 10 MB rule.
 
 (a) Peak memory of ``soc-conformance rules`` (every check, the four default targets, two
-    workers, JSON report) on 20,000 rules, against the same run on 2,000 rules side by side
+    workers, JSON report) on 20,000 rules (half the test builders' vendor rules, half
+    SigmaHQ's general rules cycled with fresh ids), against the same run on 2,000 rules side by side
     (memory must not grow with the number of rules). The figure is the peak, over the run, of
     the **whole process tree's** proportional set size (PSS: a page shared by the parent and
     its forked workers counts once), sampled from ``/proc/<pid>/smaps_rollup`` every 0.1 s;
@@ -21,10 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +40,8 @@ from tests.conformance.big_rules import BIG_RULE_VALUES, big_rule  # noqa: E402
 from tests.conformance.rule_samples import body, many_rules, sample_rule  # noqa: E402
 
 MIB = 1024 * 1024
+ARCHIVE = ROOT / "bench" / "data" / "sigmahq" / "rules.tar.xz"
+_ID_LINE = re.compile(r"^id: .*$", re.MULTILINE)
 
 
 def _tree(root: int) -> list[int]:
@@ -93,13 +99,38 @@ def run_checker(args: list[str]) -> tuple[float, float, float, str]:
     return seconds, peak_pss / MIB, peak_rss / MIB, output
 
 
+def sigmahq_rules() -> list[str]:
+    """SigmaHQ's rules (``bench/data/sigmahq``), one text each, sorted by path."""
+    texts = []
+    with tarfile.open(ARCHIVE) as archive:
+        for member in sorted(archive.getmembers(), key=lambda m: m.name):
+            if member.isfile() and member.name.endswith(".yml"):
+                handle = archive.extractfile(member)
+                assert handle is not None
+                texts.append(handle.read().decode("utf-8").strip() + "\n")
+    return texts
+
+
+def corpus(count: int) -> list[str]:
+    """``count`` rules: half the test builders' vendor rules, half SigmaHQ's general rules
+    cycled (each copy with its own id). The general rules are the ones that exercise the
+    backends' error paths (issue 9's growing Kusto message came from them)."""
+    general = sigmahq_rules()
+    texts = list(many_rules(count // 2))
+    for number in range(count - len(texts)):
+        text = general[number % len(general)]
+        fresh = uuid.uuid5(uuid.NAMESPACE_URL, f"bench-copy-{number}")
+        texts.append(_ID_LINE.sub(f"id: {fresh}", text, count=1))
+    return texts
+
+
 def memory(rules: int, small: int, rounds: int, tmp: Path) -> None:
     """(a) peak memory at ``rules`` rules, alternated with ``small`` rules for scale."""
     print(f"(a) peak memory, {rules} rules vs {small} rules, four targets, two workers")
     files = {}
     for count in (rules, small):
         files[count] = tmp / f"rules-{count}.yml"
-        files[count].write_bytes(body(*many_rules(count)))
+        files[count].write_bytes(body(*corpus(count)))
     rss: dict[int, list[float]] = {rules: [], small: []}
 
     def measure(count: int) -> float:

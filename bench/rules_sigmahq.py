@@ -77,11 +77,10 @@ def _timed(command: list[str], label: str) -> tuple[float, int, str]:
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):
         sys.exit(f"{label} exited {done.returncode}:\n{(done.stdout + done.stderr)[-3000:]}")
-    # Verdicts go to stdout; sigma convert's abort message to stderr (after its progress).
-    last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
-    if done.returncode and done.stderr.strip():
-        last = done.stderr.strip().splitlines()[-1]
-    return seconds, done.returncode, last
+    # The checker's verdict is its last line on stdout; sigma convert's abort message is the
+    # last line of its stderr (after its progress).
+    stream = done.stderr if label == "sigma convert" and done.returncode else done.stdout
+    return seconds, done.returncode, (stream.strip().splitlines() or ["(no output)"])[-1]
 
 
 def main() -> None:
