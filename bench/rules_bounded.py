@@ -101,14 +101,15 @@ def run_checker(args: list[str]) -> tuple[float, float, float, str]:
 
 def sigmahq_rules() -> list[str]:
     """SigmaHQ's rules (``bench/data/sigmahq``), one text each, sorted by path."""
-    texts = []
+    texts = {}
+    # In archive order: a compressed tar seeks backwards by decompressing from the start.
     with tarfile.open(ARCHIVE) as archive:
-        for member in sorted(archive.getmembers(), key=lambda m: m.name):
+        for member in archive:
             if member.isfile() and member.name.endswith(".yml"):
                 handle = archive.extractfile(member)
                 assert handle is not None
-                texts.append(handle.read().decode("utf-8").strip() + "\n")
-    return texts
+                texts[member.name] = handle.read().decode("utf-8").strip() + "\n"
+    return [texts[name] for name in sorted(texts)]
 
 
 def corpus(count: int) -> list[str]:
