@@ -25,12 +25,14 @@ test: $(STAMP)
 	$(BIN)/ruff check mockserver conformance tests bench examples mutation
 	$(BIN)/ruff format --check mockserver conformance tests bench examples mutation
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check mockserver conformance tests bench examples mutation
 	$(BIN)/ruff format --check mockserver conformance tests bench examples mutation
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

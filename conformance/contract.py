@@ -1,4 +1,4 @@
-"""The SOC Defenders contract, as the vendor documents it (``shared/CONTRACT.md``).
+"""The SOC Defenders contract, as the vendor documents it (``docs/contract.md``).
 
 This module is the checker's only source of expectations. It is written from the vendor's
 documentation, never from the mock: a server is judged by what the vendor documents, and what

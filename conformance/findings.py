@@ -32,6 +32,7 @@ class Reproduction:
     seed: int | None = None  # the run's seed (Hypothesis and request order)
     document: str | None = None  # the offending YAML document, as received
     document_index: int | None = None  # its position in the body (0-based)
+    document_line: int | None = None  # the body's line (1-based) where it starts
     source: str | None = None  # a file name or URL
     curl_b: str | None = None  # diff mode: the same request to side B (``curl`` is side A's)
 

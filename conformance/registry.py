@@ -21,10 +21,11 @@ receives.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from conformance.findings import Finding, UsageError
+from conformance.statements import Statement, statement_of
 
 if TYPE_CHECKING:
     from conformance.clientmode.outcome import ScenarioOutcome
@@ -47,6 +48,8 @@ class CheckSpec:
     scope: Scope
     func: CheckFunc
     description: str
+    #: The documented statement the check enforces, and its severity by default / --strict.
+    statement: Statement = field(default_factory=lambda: statement_of(""))
 
     def run(self, subject: Any) -> list[Finding]:
         """Run the check on one subject: its findings, collected (exceptions pass through)."""
@@ -73,7 +76,7 @@ class Registry:
         if known is not None and _origin(known.func) != _origin(func):
             raise ValueError(f"check {name!r} is registered twice")
         doc = (func.__doc__ or "").strip().splitlines()
-        spec = CheckSpec(name, scope, func, doc[0] if doc else name)
+        spec = CheckSpec(name, scope, func, doc[0] if doc else name, statement_of(name))
         self._checks[name] = spec
         return spec
 

@@ -8,6 +8,10 @@ Nothing here ever sees an API key: reproductions carry curl lines redacted upstr
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+import sys
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -20,8 +24,10 @@ SHOWN_PER_CHECK = 3
 #: Lines of an offending document shown before truncating.
 DOCUMENT_LINES = 30
 _CLIP = 300
-_VERDICTS = {0: "CONFORMANT", 1: "NOT CONFORMANT", 3: "COULD NOT TEST"}
-_DIFF_VERDICTS = {0: "EQUIVALENT", 1: "DIFFERENT", 3: "COULD NOT TEST"}
+#: The text report's width when standard output is not a terminal.
+DEFAULT_WIDTH = 100
+_VERDICTS = {0: "CONFORMANT", 1: "NOT CONFORMANT", 3: "COULD NOT TEST", 130: "INTERRUPTED"}
+_DIFF_VERDICTS = {0: "EQUIVALENT", 1: "DIFFERENT", 3: "COULD NOT TEST", 130: "INTERRUPTED"}
 
 
 def _clip(text: str, limit: int = _CLIP) -> str:
@@ -42,6 +48,11 @@ def _document_excerpt(document: str) -> list[str]:
     return shown
 
 
+def document_label(index: int, line: int | None) -> str:
+    """A document as people count: from 1, with the line where it starts when known."""
+    return f"document {index + 1}" + (f" (line {line})" if line is not None else "")
+
+
 def _finding_lines(finding: Finding, *, strict: bool) -> Iterator[str]:
     severity = finding.effective(strict=strict).value.upper()
     repro = finding.reproduction
@@ -49,7 +60,7 @@ def _finding_lines(finding: Finding, *, strict: bool) -> Iterator[str]:
     if repro.source:
         where.append(repro.source)
     if repro.document_index is not None:
-        where.append(f"document {repro.document_index}")
+        where.append(document_label(repro.document_index, repro.document_line))
     if finding.target:
         where.append(f"target {finding.target}")
     yield f"  [{severity}] {_clip(finding.message)}" + (f"  ({', '.join(where)})" if where else "")
@@ -91,13 +102,32 @@ def _severity_counts(c: CheckResult, *, strict: bool) -> tuple[int, int]:
     return failures, len(c.findings) - failures
 
 
-def matrix_lines(matrix: CompileMatrix) -> list[str]:
-    """The compile matrix: IOC type x target, ``ok/total`` per cell, required targets marked."""
+def matrix_lines(matrix: CompileMatrix, width: int | None = None) -> list[str]:
+    """The compile matrix: IOC type x target, ``ok/total`` per cell, required targets marked.
+
+    With a ``width``, targets that do not fit beside each other go into further tables below,
+    each with the type column again.
+    """
+    if width is not None and len(matrix.targets) > 1:
+        groups: list[list[str]] = [[]]
+        for target in matrix.targets:
+            trial = CompileMatrix([*groups[-1], target], matrix.required, matrix.cells)
+            if groups[-1] and max(map(len, matrix_lines(trial))) > width:
+                groups.append([target])
+            else:
+                groups[-1].append(target)
+        if len(groups) > 1:
+            out: list[str] = []
+            for group in groups:
+                out += ([""] if out else []) + matrix_lines(
+                    CompileMatrix(group, matrix.required, matrix.cells)
+                )
+            return out
     header = ["type"] + [
-        t + (" (required)" if t in matrix.required else "") for t in matrix.targets
+        matrix.label(t) + (" (required)" if t in matrix.required else "") for t in matrix.targets
     ]
     rows = [header]
-    for ioc_type in matrix.types():
+    for ioc_type in sorted({row for row, _ in matrix.cells}):
         row = [ioc_type]
         for target in matrix.targets:
             cell = matrix.cells.get((ioc_type, target))
@@ -112,8 +142,31 @@ def matrix_lines(matrix: CompileMatrix) -> list[str]:
     return _table(rows)
 
 
-def render_text(result: RunResult) -> str:
-    """The human report."""
+def report_width(stream: object = None) -> int:
+    """The terminal's width when ``stream`` (default: standard output) is one, else 100."""
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    if callable(isatty) and isatty():
+        return max(40, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+    return DEFAULT_WIDTH
+
+
+def render_text(result: RunResult, *, width: int | None = None) -> str:
+    """The human report, its lines wrapped to ``width`` (default: :func:`report_width`)."""
+    width = report_width() if width is None else width
+    lines = [
+        line
+        for raw in _text_lines(result, width)
+        for line in ([raw[1:]] if raw.startswith(_KEEP) else wrap_line(raw, width))
+    ]
+    return "\n".join(lines) + "\n"
+
+
+#: Marks a table line: tables are laid out to the width already, never re-flowed.
+_KEEP = "\x00"
+
+
+def _text_lines(result: RunResult, width: int) -> list[str]:
     counts = result.counts()
     lines = [f"soc-conformance {result.mode}: {result.subject}"]
     if result.seed is not None:
@@ -121,10 +174,11 @@ def render_text(result: RunResult) -> str:
     if result.harness_error:
         lines.append(f"COULD NOT TEST: {result.harness_error}")
     if result.checks:
-        lines += ["", *_check_table(result)]
+        lines += ["", *(_KEEP + line for line in _check_table(result))]
+    lines += _skip_lines(result)
     if result.matrix is not None and result.matrix.cells:
         lines += ["", "compile matrix (rules that compiled / rules of that type):"]
-        lines += _matrix_indent(matrix_lines(result.matrix))
+        lines += [_KEEP + line for line in _matrix_indent(matrix_lines(result.matrix, width - 2))]
     for c in result.checks:
         if not c.findings:
             continue
@@ -134,25 +188,91 @@ def render_text(result: RunResult) -> str:
             lines += list(_finding_lines(finding, strict=result.strict))
         if len(c.findings) > SHOWN_PER_CHECK:
             rest = c.findings[SHOWN_PER_CHECK:]
-            indexes = [
-                str(f.reproduction.document_index)
-                for f in rest
-                if f.reproduction.document_index is not None
-            ]
+            indexes = list(
+                dict.fromkeys(
+                    str(f.reproduction.document_index + 1)
+                    for f in rest
+                    if f.reproduction.document_index is not None
+                )
+            )
             more = f"  and {len(rest)} more"
             if indexes:
                 tail = ", …" if len(indexes) > 20 else ""
                 more += f" (documents {', '.join(indexes[:20])}{tail})"
             lines.append(more)
     summary = ", ".join(f"{n} {s.value}" for s, n in counts.items())
+    if result.rules_judged is not None:
+        summary += f"; {result.rules_judged} rule(s) judged"
+    if result.interrupted:
+        summary += " (partial: the run was interrupted)"
     verdicts = _DIFF_VERDICTS if result.mode == "diff" else _VERDICTS
     verdict = verdicts[result.exit_code()]
     lines += ["", f"{verdict}: {summary}" + (" (strict)" if result.strict else "")]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def wrap_line(line: str, width: int) -> list[str]:
+    """One report line as lines of at most ``width`` characters where it can be cut.
+
+    Curl lines are cut between shell words with a `` \\`` continuation, so they still paste
+    into a shell; document excerpts (``| ...``) are clipped, not re-flowed (indentation is
+    YAML structure); other text wraps under its own indentation. A single word longer than
+    the width (a URL) stays whole.
+    """
+    if len(line) <= width:
+        return [line]
+    indent = line[: len(line) - len(line.lstrip())]
+    body = line.strip()
+    if body.startswith("| "):
+        keep = max(10, width - 12)
+        return [line[:keep] + f"… (+{len(line) - keep})"]
+    label, _, rest = body.partition(": ")
+    if label.startswith("reproduce") and rest.startswith("curl "):
+        return _wrap_shell(f"{indent}{label}: ", rest, width)
+    if not rest or len(label) > 20:
+        label, rest = "", body
+    else:
+        label += ": "
+    hanging = indent + " " * (len(label) if label and len(label) <= 12 else 4)
+    return textwrap.wrap(
+        rest,
+        width=width,
+        initial_indent=indent + label,
+        subsequent_indent=hanging,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [line]
+
+
+def _wrap_shell(prefix: str, command: str, width: int) -> list[str]:
+    """A shell command cut between its words, each line but the last ending in `` \\``."""
+    try:
+        words = [shlex.quote(w) for w in shlex.split(command)]
+    except ValueError:
+        return [prefix + command]
+    hanging = " " * (len(prefix) - len(prefix.lstrip()) + 4)
+    lines, current = [], prefix + words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) + 2 > width:
+            lines.append(current + " \\")
+            current = hanging + word
+        else:
+            current += " " + word
+    return [*lines, current]
+
+
+def _skip_lines(result: RunResult) -> list[str]:
+    """Why checks were skipped: one line per reason, naming its checks."""
+    by_reason: dict[str, list[str]] = {}
+    for c in result.checks:
+        if c.skip_reason is not None:
+            by_reason.setdefault(c.skip_reason, []).append(c.name)
+    lines = [f"skipped ({_clip(why, 160)}): {', '.join(names)}" for why, names in by_reason.items()]
+    return ["", *lines] if lines else []
 
 
 def _matrix_indent(lines: list[str]) -> list[str]:
-    return ["  " + line for line in lines]
+    return ["  " + line if line else "" for line in lines]
 
 
 def _finding_dict(finding: Finding, *, strict: bool) -> dict[str, Any]:
@@ -171,6 +291,7 @@ def _finding_dict(finding: Finding, *, strict: bool) -> dict[str, Any]:
             "seed": repro.seed,
             "source": repro.source,
             "document_index": repro.document_index,
+            "document_line": repro.document_line,
             "document": repro.document,
         },
     }
@@ -183,6 +304,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
         matrix = {
             "targets": result.matrix.targets,
             "required": result.matrix.required,
+            "aliases": result.matrix.aliases,
             "cells": [
                 {"type": t, "target": target, "ok": cell.ok, "failed": cell.failed}
                 for (t, target), cell in sorted(result.matrix.cells.items())
@@ -196,6 +318,10 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "exit_code": result.exit_code(),
         "harness_error": result.harness_error,
         "requests_made": result.requests_made,
+        "max_requests": result.max_requests,
+        "seconds": result.seconds,
+        "rules_judged": result.rules_judged,
+        "interrupted": result.interrupted,
         "counts": {s.value: n for s, n in result.counts().items()},
         "checks": [
             {
@@ -204,6 +330,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
                 "description": c.description,
                 "status": c.status(strict=result.strict).value,
                 "skip_reason": c.skip_reason,
+                "seconds": round(c.seconds, 6),
                 "findings": [_finding_dict(f, strict=result.strict) for f in c.findings],
             }
             for c in result.checks
@@ -217,6 +344,11 @@ def render_json(result: RunResult) -> str:
     return json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n"
 
 
+def _run_seconds(result: RunResult) -> float:
+    """The run's time, or the checks' when the run was not timed as a whole."""
+    return result.seconds if result.seconds is not None else sum(c.seconds for c in result.checks)
+
+
 def render_junit(result: RunResult) -> str:
     """JUnit XML: one testcase per check; failures as ``<failure>``, skips as ``<skipped>``."""
     counts = result.counts()
@@ -225,14 +357,24 @@ def render_junit(result: RunResult) -> str:
         name=f"soc-conformance {result.mode}",
         tests=str(len(result.checks)),
         failures=str(counts[Status.FAILED]),
-        errors="1" if result.harness_error else "0",
+        errors=str(bool(result.harness_error) + result.interrupted),
         skipped=str(counts[Status.SKIPPED]),
+        time=f"{_run_seconds(result):.3f}",
     )
     if result.harness_error:
         case = ET.SubElement(suite, "testcase", classname=result.mode, name="harness")
         ET.SubElement(case, "error", message=result.harness_error)
+    if result.interrupted:
+        case = ET.SubElement(suite, "testcase", classname=result.mode, name="interrupted")
+        ET.SubElement(case, "error", message="interrupted: a partial report")
     for c in result.checks:
-        case = ET.SubElement(suite, "testcase", classname=f"{result.mode}.{c.scope}", name=c.name)
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"{result.mode}.{c.scope}",
+            name=c.name,
+            time=f"{c.seconds:.3f}",
+        )
         status = c.status(strict=result.strict)
         detail = "\n".join(
             line for f in c.findings for line in _finding_lines(f, strict=result.strict)

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 
 from conformance.findings import Finding, Severity
 
+#: The exit code of a run stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report it).
+INTERRUPTED_EXIT = 130
+#: The name of the check ``--min-rules`` adds to a run.
+MIN_RULES_CHECK = "enough_rules_were_judged"
+
 
 class Status(enum.Enum):
     """A check's outcome in one run."""
@@ -31,6 +36,7 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)  # why subjects could not be judged
     judged: int = 0  # subjects the check judged
+    seconds: float = 0.0  # time spent running the check on its subjects (JUnit, HTML)
 
     def skip(self, reason: str) -> None:
         """Record that one subject could not be judged, and why."""
@@ -70,6 +76,12 @@ class CompileMatrix:
     targets: list[str] = field(default_factory=list)
     required: list[str] = field(default_factory=list)
     cells: dict[tuple[str, str], CompileCell] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # target -> vendor name used for it
+
+    def label(self, target: str) -> str:
+        """The target as reports name it: ``elastic=lucene+ecs_windows`` when given by alias."""
+        alias = self.aliases.get(target)
+        return f"{alias}={target}" if alias else target
 
     def cell(self, ioc_type: str, target: str) -> CompileCell:
         """The cell for a type and target, created empty on first use."""
@@ -92,6 +104,34 @@ class RunResult:
     matrix: CompileMatrix | None = None
     requests_made: int = 0
     harness_error: str | None = None  # set when the target could not be tested
+    max_requests: int | None = None  # the request budget, in modes that have one
+    seconds: float | None = None  # the whole run's wall-clock time, when measured
+    rules_judged: int | None = None  # rules (documents that are rule mappings) judged, if any mode
+    interrupted: bool = False  # SIGINT/SIGTERM: the checks hold what was judged before it
+
+    def require_rules(self, minimum: int | None) -> None:
+        """``--min-rules``: add a check that fails when fewer than ``minimum`` rules were judged.
+
+        An empty answer can be right (an incremental run with nothing new), so without the
+        option zero rules is no failure; a cron gate that expects rules asks for them.
+        """
+        if minimum is None or self.interrupted or self.harness_error is not None:
+            return
+        judged = self.rules_judged or 0
+        result = CheckResult(
+            MIN_RULES_CHECK, "collection", f"at least {minimum} rule(s) judged (--min-rules)"
+        )
+        result.judged = 1
+        if judged < minimum:
+            result.findings.append(
+                Finding(
+                    MIN_RULES_CHECK,
+                    f"{judged} rule(s) judged, fewer than --min-rules {minimum}",
+                    received=f"{judged} rule(s)",
+                    expected=f"at least {minimum} rule(s)",
+                )
+            )
+        self.checks.append(result)
 
     def counts(self) -> dict[Status, int]:
         """How many checks ended in each status."""
@@ -101,7 +141,10 @@ class RunResult:
         return out
 
     def exit_code(self) -> int:
-        """0 conformant, 1 failures, 3 could not test (2, usage, is raised before a run)."""
+        """0 conformant, 1 failures, 3 could not test, 130 interrupted (2, usage, is raised
+        before a run)."""
+        if self.interrupted:
+            return INTERRUPTED_EXIT
         if self.harness_error is not None:
             return 3
         return 1 if self.counts()[Status.FAILED] else 0

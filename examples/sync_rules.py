@@ -78,6 +78,7 @@ class Client:
     max_wait: float = 120.0
     timeout: float = 60.0
     requests_made: int = field(default=0, init=False)
+    last_headers: Any = field(default=None, init=False)  # those of the last 200
     _not_before: float = field(default=0.0, init=False)
 
     def get(self, path: str, params: dict[str, str]) -> tuple[bytes, str]:
@@ -99,6 +100,7 @@ class Client:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
                     self._note_limits(response.headers)
                     body = response.read()  # raises IncompleteRead if the body is cut short
+                    self.last_headers = response.headers
                     return body, str(response.headers.get("Content-Type", ""))
             except urllib.error.HTTPError as error:
                 self._note_limits(error.headers)

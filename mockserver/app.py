@@ -176,7 +176,9 @@ def _assign_request_id() -> None:
 def _finish(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id") or new_request_id()
     status: RateLimitStatus | None = g.get("rate_limit")
-    if status is not None:
+    # An answer that already says its own limits keeps them: a replayed recording carries the
+    # upstream's values, which are the point of replaying it.
+    if status is not None and "X-RateLimit-Limit" not in response.headers:
         response.headers.update(status.headers())
     return response
 

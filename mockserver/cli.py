@@ -3,6 +3,9 @@
 Options override ``SOCMOCK_*`` environment variables, which override the defaults (see
 :mod:`mockserver.config`). Bad input (an option, a variable, a fixtures or keys file) is one
 line on standard error and exit code 2, whichever way it arrived.
+
+Its length is the command line itself (one click command per verb, each option with its
+help); the work each verb does lives in the modules it calls.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ def banner(base_url: str, keys: list[tuple[str, str, str]]) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="socdefenders-mock")
 def main() -> None:
     """Offline mock of the SOC Defenders Sigma rules API."""
 

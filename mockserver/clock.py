@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
 from mockserver.errors import ConfigError
+from mockserver.model import InvalidIOCError, parse_instant
 
 #: The ``--now`` value that selects the wall clock.
 REAL = "real"
@@ -118,16 +119,16 @@ def format_duration(delta: timedelta) -> str:
 
 
 def parse_instant_utc(spec: str) -> datetime:
-    """Parse an ISO 8601 instant (``Z`` allowed; no offset means UTC) into aware UTC."""
+    """Parse an ISO 8601 instant (``Z`` allowed; no offset means UTC) into aware UTC.
+
+    The fixtures' own parser, with its error turned into a configuration error.
+    """
     try:
-        parsed = datetime.fromisoformat(spec.strip())
-    except ValueError as exc:
+        return parse_instant(spec.strip())
+    except InvalidIOCError as exc:
         raise ConfigError(
             f"expected an ISO 8601 instant (e.g. 2026-11-01T00:00:00Z), not {spec!r}"
         ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def parse_clock(spec: str | None, default: datetime) -> Clock:

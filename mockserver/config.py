@@ -11,7 +11,7 @@ option                     environment variable            default
 ``--fixtures PATH``        ``SOCMOCK_FIXTURES``            the committed ``iocs.json``
 ``--keys PATH``            ``SOCMOCK_KEYS``                none (demo keys only)
 ``--now ISO|real``         ``SOCMOCK_NOW``                 the fixtures' ``meta.now``
-``--rate-limit SPEC``      ``SOCMOCK_RATE_LIMIT``          CONTRACT.md §3 per tier
+``--rate-limit SPEC``      ``SOCMOCK_RATE_LIMIT``          docs/contract.md §3 per tier
 ``--rate-limit-storage``   ``SOCMOCK_RATE_LIMIT_STORAGE``  ``memory://``
 ``--fault NAME[:ARG...]``  ``SOCMOCK_FAULTS`` (``a,b``)    none (see ``soc-mock faults``)
 ``--faults/--no-faults``   ``SOCMOCK_FAULTS_ENABLED``      off; on when a fault is named
@@ -47,7 +47,7 @@ from mockserver.faults import FaultSettings
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """What a subscription tier may do (CONTRACT.md §3)."""
+    """What a subscription tier may do (docs/contract.md §3)."""
 
     name: str
     rate_limits: str

@@ -3,6 +3,9 @@
 Values are normalised once, when an IOC is built (:func:`normalise_value`), so every later
 layer (the store, the rule renderer, the JSON view) sees the canonical form and the derived
 rule id is the same whatever spelling the fixture file used.
+
+Longer than most because every IOC type's normalisation and its error message sit next to
+the record they guard: one place to read what a valid IOC is.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 It is built from the mock's own enumerations (:mod:`mockserver.model`), so the document and
 the query parser cannot drift apart: a new IOC type or sector shows up in both. It describes
-what the mock does (CONTRACT.md §5 choices included): the 400 ``invalid_parameter`` answer,
+what the mock does (docs/contract.md §5 choices included): the 400 ``invalid_parameter`` answer,
 ``limit`` clamped rather than refused above the tier maximum, and the fault answers (502,
 503) a client may meet when faults are enabled.
 """
@@ -58,7 +58,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 
 def _filter_parameters() -> list[dict[str, Any]]:
-    """The filters both endpoints share (CONTRACT.md §1)."""
+    """The filters both endpoints share (docs/contract.md §1)."""
     types = [*IOC_TYPES, *_TYPE_ALIASES]
     industries = [*INDUSTRIES, *INDUSTRY_ALIASES]
     return [

@@ -1,4 +1,4 @@
-"""Per-key rolling rate limits (CONTRACT.md §3), kept by the ``limits`` library.
+"""Per-key rolling rate limits (docs/contract.md §3), kept by the ``limits`` library.
 
 Each tier has several windows (per minute, per day). A request counts against every window
 of its key, and only if all of them still have room. The ``X-RateLimit-*`` headers report

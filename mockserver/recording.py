@@ -16,6 +16,9 @@ deadline and a size cap per answer, a cap on all bytes, waiting for ``X-RateLimi
 ``Remaining`` reaches 0 (Unix seconds, milliseconds or seconds-from-now, whichever the value
 is), and a 429 waited out and retried (the retried answer is what the cassette keeps). The key
 is sent in ``Authorization: Bearer`` and never written: see :mod:`mockserver.cassette`.
+
+One module because the crawl is one bounded loop (budget, deadline, size caps, waiting for
+resets) whose parts only make sense together; the cassette format is :mod:`mockserver.cassette`.
 """
 
 from __future__ import annotations

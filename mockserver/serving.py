@@ -16,6 +16,9 @@ they move.
 
 The access log (:class:`AccessLog`) is a WSGI layer writing one line per request, keys redacted,
 into a buffer flushed at most every half second: no syscall per request.
+
+Kept whole because the socket, the worker thread and the shutdown order are one lifecycle;
+splitting them would spread granian's internals over several files.
 """
 
 from __future__ import annotations

@@ -20,9 +20,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias
 
-from mockserver.config import Tier
 from mockserver.model import IOC
 from mockserver.query import Query
 from mockserver.render import DOCUMENT_SEPARATOR, has_rule, render_rule
@@ -31,6 +30,22 @@ _SEPARATOR: Final = DOCUMENT_SEPARATOR.encode()
 #: Index scopes besides the IOC types themselves.
 _ALL: Final = "*all"
 _SIGMA: Final = "*sigma"
+
+
+class TierLimits(Protocol):
+    """What :meth:`IOCStore.select` needs of a subscription tier (``mockserver.config.Tier``
+    has it): passed in, so the pure store does not import the configuration layer."""
+
+    @property
+    def max_results(self) -> int:
+        """The largest ``limit`` the tier gets."""
+        ...
+
+    @property
+    def lookback_days(self) -> int:
+        """How far back the tier sees the feed."""
+        ...
+
 
 #: Which index a page was sliced from and where: ``(scope, confidence, start, stop)``.
 Span: TypeAlias = tuple[str, str | None, int, int]
@@ -151,7 +166,7 @@ class IOCStore:
         return self._all.iocs
 
     def select(
-        self, query: Query, *, now: datetime, tier: Tier, sigma_only: bool = False
+        self, query: Query, *, now: datetime, tier: TierLimits, sigma_only: bool = False
     ) -> Selection:
         """Return the IOCs ``query`` selects at instant ``now`` for a key of ``tier``.
 

@@ -15,6 +15,14 @@ Any other URL fails as ``responses`` fails it (a ConnectionError naming the requ
 client cannot reach the network by accident. ``live_socdefenders()`` runs the real server on a
 loopback port instead, for clients that do not use ``requests`` (urllib, httpx, curl, other
 languages). Both are also pytest fixtures (:mod:`mockserver.pytest_plugin`).
+
+:class:`ReferenceServer` is the mock as a *reference* for judging a client (``soc-conformance
+client`` drives it): a loopback server with a moving clock, faults switched between runs, a
+log of every request with the Sigma bodies it was sent, and :meth:`ReferenceServer.body_for`,
+the body the Sigma endpoint gives a Pro key for a query now, without faults or rate limits.
+
+Kept whole (over 300 lines) because it is the one public module for testing clients: its parts
+share the recorded-request type, the recorder and the demo keys, and users import one name.
 """
 
 from __future__ import annotations
@@ -25,16 +33,38 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+
+from mockserver.errors import MockServerError
+from mockserver.fixtures import Dataset
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask
     from requests import PreparedRequest
 
+    from mockserver.clock import MovingClock
     from mockserver.config import MockConfig
     from mockserver.faults import FaultMiddleware, FaultSettings
+    from mockserver.liveserver import LiveServer
+
+__all__ = [
+    "DEMO_KEYS",
+    "Dataset",
+    "InProcessMock",
+    "LiveMock",
+    "MockServerError",
+    "RecordedRequest",
+    "ReferenceServer",
+    "RequestRecorder",
+    "live_socdefenders",
+    "load_reference_dataset",
+    "mock_socdefenders",
+]
 
 DEFAULT_BASE_URL: Final = "https://socdefenders.ai"
 #: The demo keys every mock serves (``soc-mock keys``).
@@ -45,6 +75,7 @@ DEMO_KEYS: Final = {
     "revoked": "sk_live_demo_revoked",
 }
 _METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+SIGMA_PATH: Final = "/api/v1/iocs/sigma"
 
 
 @dataclass(frozen=True)
@@ -343,3 +374,161 @@ def live_socdefenders(
     app.wsgi_app = recorder  # type: ignore[method-assign]
     with LiveServer(app) as server:
         yield LiveMock(server.url, app, chosen, recorder)
+
+
+def load_reference_dataset(path: Path | None = None) -> Dataset:
+    """The IOC dataset a :class:`ReferenceServer` serves (default: the committed fixtures).
+
+    Raises :class:`MockServerError` (with a one-line reason) when the file cannot be used.
+    """
+    from mockserver.fixtures import load_dataset
+
+    return load_dataset(path)
+
+
+class _ReadOnlyClock:
+    """Another app's clock, read but never ticked (``body_for`` must not move time)."""
+
+    def __init__(self, clock: MovingClock) -> None:
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+
+#: Rate limits of the app behind ``body_for``: it answers the checker, never a client.
+_UNLIMITED: Final = "pro=1000000/second"
+
+
+class ReferenceServer:
+    """The mock as a reference server for judging a client, on a free loopback port.
+
+    ::
+
+        with ReferenceServer(start_before=timedelta(days=300)) as server:
+            server.set_faults(["503:max=2"])
+            run_my_client(server.url, server.keys["pro"])
+            log = server.settle()              # every request, with the Sigma bodies sent
+            expected = server.body_for(log[-1].query)
+            server.advance("30d")              # the feed grows; the next run sees more
+
+    - ``dataset`` (default: the committed fixtures, or ``fixtures``) is served on a clock that
+      starts ``start_before`` before the dataset's reference instant and moves only when told
+      (:meth:`advance`).
+    - ``rate_limit`` overrides the tiers' limits (``pro=1/1second``), as ``--rate-limit`` does.
+    - :meth:`set_faults` replaces the faults (``soc-mock faults`` names them), from the next
+      request on; their dice are seeded, so a run repeats.
+    - :meth:`body_for` is what the Sigma endpoint answers a Pro key for a query now, from an app
+      that shares the dataset, tiers and clock but has no faults, no log and no rate limit:
+      what a client should have received. An invalid query gives ``b""``.
+    """
+
+    keys: Final = DEMO_KEYS
+
+    def __init__(
+        self,
+        dataset: Dataset | None = None,
+        *,
+        fixtures: Path | None = None,
+        start_before: timedelta = timedelta(0),
+        rate_limit: str | None = None,
+        fault_seed: int = 0,
+    ) -> None:
+        """Build the apps (nothing listens until the ``with`` block starts the server)."""
+        from mockserver.app import create_app
+        from mockserver.clock import FixedClock, MovingClock
+        from mockserver.config import MockConfig, apply_rate_limits
+
+        chosen = dataset if dataset is not None else load_reference_dataset(fixtures)
+        self.dataset = chosen
+        self.start = chosen.meta.now - start_before
+        config = MockConfig(now=self.start.isoformat(), moving_clock=True)
+        if rate_limit:
+            config = replace(config, tiers=apply_rate_limits(config.tiers, [rate_limit]))
+        self.config = config
+        self._clock = MovingClock(FixedClock(self.start))
+        self.app: Flask = create_app(config, dataset=chosen, clock=self._clock)
+        self.recorder = RequestRecorder(
+            self.app.wsgi_app, keep_bodies=lambda path: path == SIGMA_PATH
+        )
+        self.app.wsgi_app = self.recorder  # type: ignore[method-assign]
+        oracle = replace(
+            config, moving_clock=False, tiers=apply_rate_limits(config.tiers, [_UNLIMITED])
+        )
+        self._oracle = create_app(oracle, dataset=chosen, clock=_ReadOnlyClock(self._clock))
+        self._fault_seed = fault_seed
+        self._server: LiveServer | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL (``http://127.0.0.1:PORT``) while the server runs."""
+        if self._server is None:
+            raise MockServerError("the reference server is not running (use it in a with block)")
+        return self._server.url
+
+    def now(self) -> datetime:
+        """The server's current instant."""
+        return self._clock.now()
+
+    def advance(self, duration: str | timedelta) -> datetime:
+        """Move the clock forward (``30d``, ``12h``, or a timedelta); return the new instant."""
+        from mockserver.clock import parse_duration
+
+        delta = parse_duration(duration) if isinstance(duration, str) else duration
+        return self._clock.advance(delta)
+
+    def set_faults(self, specs: Iterable[str]) -> None:
+        """Serve with these faults from now on (none: every answer as it should be)."""
+        from mockserver.faults import FaultSettings, install_faults
+
+        install_faults(self.app, FaultSettings.from_options(list(specs), seed=self._fault_seed))
+
+    @property
+    def requests(self) -> tuple[RecordedRequest, ...]:
+        """Every request answered so far (status 0: connection reset)."""
+        return self.recorder.requests
+
+    def settle(self, timeout: float = 5.0) -> tuple[RecordedRequest, ...]:
+        """The request log once no answer is being sent (see :meth:`RequestRecorder.settle`)."""
+        return self.recorder.settle(timeout)
+
+    def body_for(self, query: str | Mapping[str, str | Iterable[str]]) -> bytes:
+        """The Sigma body a Pro key gets for ``query`` now, faults and rate limits aside.
+
+        ``query`` is a raw query string or a mapping of names to values; an answer other
+        than 200 (an invalid value) gives ``b""``.
+        """
+        if not isinstance(query, str):
+            pairs = [
+                (name, value)
+                for name, values in query.items()
+                for value in ([values] if isinstance(values, str) else values)
+            ]
+            query = urlencode(pairs)
+        response = self._oracle.test_client().get(
+            SIGMA_PATH,
+            query_string=query,
+            headers={"Authorization": f"Bearer {self.keys['pro']}"},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        )
+        return response.get_data() if response.status_code == 200 else b""
+
+    def __enter__(self) -> ReferenceServer:
+        """Start serving on a free loopback port."""
+        from mockserver.liveserver import LiveServer
+
+        server = LiveServer(self.app)
+        server.__enter__()
+        self._server = server
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the server (an error raised while serving is re-raised here)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.__exit__(exc_type, exc, traceback)

@@ -6,6 +6,6 @@
   validators.
 """
 
-from conformance.checks import collection, compile, document
+from conformance.checks import collection, compile, document, matching
 
-__all__ = ["collection", "compile", "document"]
+__all__ = ["collection", "compile", "document", "matching"]

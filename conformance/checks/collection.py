@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 
-from conformance.checks.document import document_finding
-from conformance.findings import Finding, Reproduction, Severity
+from conformance.checks.document import NO_RULE, document_finding
+from conformance.findings import Finding, Reproduction, Severity, SkipCheck
 from conformance.registry import check
 from conformance.rules.documents import LoadProblem, RuleDocument, RuleSet
 
@@ -65,6 +65,8 @@ def rule_ids_are_unique(rules: RuleSet) -> Iterator[Finding]:
         data = doc.mapping
         if data is not None and data.get("id") is not None:
             ids[doc.index] = str(data["id"]).lower()
+    if not ids:
+        raise SkipCheck(NO_RULE)
     for rule_id, docs in _repeats(rules, ids):
         yield document_finding(
             docs[1],
@@ -82,6 +84,8 @@ def one_rule_per_ioc(rules: RuleSet) -> Iterator[Finding]:
         identity = doc.identity
         if identity is not None and identity.ioc_type and identity.value:
             keys[doc.index] = f"{identity.ioc_type} {identity.value}"
+    if not keys:
+        raise SkipCheck(NO_RULE)
     for key, docs in _repeats(rules, keys):
         yield document_finding(
             docs[1],
@@ -99,6 +103,8 @@ def titles_are_distinct(rules: RuleSet) -> Iterator[Finding]:
         data = doc.mapping
         if data is not None and isinstance(data.get("title"), str):
             titles[doc.index] = data["title"]
+    if not titles:
+        raise SkipCheck(NO_RULE)
     repeated = list(_repeats(rules, titles))
     if repeated:
         total = sum(len(docs) for _, docs in repeated)

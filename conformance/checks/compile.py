@@ -50,8 +50,15 @@ def _judged(subject: CompiledRule) -> None:
 
 def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Finding]:
     _judged(subject)
-    for outcome in subject.outcome.targets:
-        if outcome.ok or (outcome.target in subject.required) != required:
+    outcomes = [o for o in subject.outcome.targets if (o.target in subject.required) == required]
+    if not outcomes:
+        # Nothing compiled: the rule did not parse (its own check says so), or no such target.
+        kind = "required" if required else "advisory"
+        if subject.outcome.parse_errors:
+            raise SkipCheck("pySigma could not parse the rule")
+        raise SkipCheck(f"no {kind} target")
+    for outcome in outcomes:
+        if outcome.ok:
             continue
         finding = document_finding(
             subject.document,
@@ -83,6 +90,8 @@ def pysigma_validators_pass(subject: CompiledRule) -> Iterator[Finding]:
     issue is a failure under ``--strict`` and a warning otherwise.
     """
     _judged(subject)
+    if subject.outcome.parse_errors:
+        raise SkipCheck("pySigma could not parse the rule")
     for issue in subject.outcome.issues:
         failing = issue.severity in FAILING_SEVERITIES and issue.validator not in (
             WARNING_VALIDATORS | subject.warning_validators

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from conformance import contract
-from conformance.findings import Finding, Reproduction, Severity
+from conformance.findings import Finding, Reproduction, Severity, SkipCheck
 from conformance.registry import check
 from conformance.rules.documents import LoadProblem, RuleDocument
 from conformance.rules.indicators import (
@@ -54,6 +54,24 @@ def rule_mapping(doc: RuleDocument) -> dict[str, Any] | None:
     return None if data is None or "action" in data else data
 
 
+#: Why a document check judged nothing: shared wording, so a file of no rule reads as one reason.
+NO_RULE = "no rule could be read"
+
+
+def require_rule(doc: RuleDocument) -> dict[str, Any]:
+    """The document as a rule, or SkipCheck: a check never passes a document it cannot judge."""
+    data = rule_mapping(doc)
+    if data is None:
+        raise SkipCheck(NO_RULE)
+    return data
+
+
+def require_field(data: dict[str, Any], *names: str) -> None:
+    """SkipCheck unless the rule has one of ``names`` (its absence is another check's)."""
+    if all(data.get(name) is None for name in names):
+        raise SkipCheck(f"no rule has {' or '.join(names)}")
+
+
 def document_finding(
     doc: RuleDocument,
     message: str,
@@ -71,7 +89,9 @@ def document_finding(
         received=received,
         expected=expected,
         documented=documented,
-        reproduction=Reproduction(document=doc.text, document_index=doc.index, source=doc.source),
+        reproduction=Reproduction(
+            document=doc.text, document_index=doc.index, source=doc.source, document_line=doc.line
+        ),
     )
 
 
@@ -79,7 +99,7 @@ def document_finding(
 def documents_are_mappings(doc: RuleDocument) -> Iterator[Finding]:
     """Every document is a mapping (no null document, no bare list or scalar)."""
     if doc.error is not None:
-        return
+        raise SkipCheck("no document could be loaded")
     if doc.data is None:
         where = "after the final ---" if doc.trailing else "between two ---"
         yield document_finding(
@@ -102,6 +122,8 @@ def documents_are_mappings(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def no_duplicate_keys(doc: RuleDocument) -> Iterator[Finding]:
     """No mapping repeats a key (pySigma's loader refuses such a document)."""
+    if doc.error is not None and doc.problem is not LoadProblem.DUPLICATE_KEY:
+        raise SkipCheck("no document could be loaded")
     if doc.problem is LoadProblem.DUPLICATE_KEY:
         yield document_finding(doc, doc.error or "duplicate key", expected="unique keys")
 
@@ -110,7 +132,9 @@ def no_duplicate_keys(doc: RuleDocument) -> Iterator[Finding]:
 def no_action_documents(doc: RuleDocument) -> Iterator[Finding]:
     """No ``action:`` document (pySigma merges ``action: global`` into every later rule)."""
     data = doc.mapping
-    if data is not None and "action" in data:
+    if data is None:
+        raise SkipCheck(NO_RULE)
+    if "action" in data:
         yield document_finding(
             doc,
             f"collection action document (action: {data['action']!r})",
@@ -122,9 +146,7 @@ def no_action_documents(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def required_fields_present(doc: RuleDocument) -> Iterator[Finding]:
     """``title``, ``id``, ``logsource`` and ``detection`` with a ``condition`` are present."""
-    data = rule_mapping(doc)
-    if data is None:
-        return
+    data = require_rule(doc)
     missing = [f for f in contract.REQUIRED_RULE_FIELDS if data.get(f) in (None, "", [], {})]
     detection = data.get("detection")
     if isinstance(detection, dict) and not detection.get("condition"):
@@ -142,9 +164,7 @@ def required_fields_present(doc: RuleDocument) -> Iterator[Finding]:
 def documented_fields_present(doc: RuleDocument) -> Iterator[Finding]:
     """The vendor's documented ``status``, ``description``, ``references``, ``author``,
     ``date`` and ``level`` are present."""
-    data = rule_mapping(doc)
-    if data is None:
-        return
+    data = require_rule(doc)
     missing = [f for f in contract.DOCUMENTED_RULE_FIELDS if data.get(f) in (None, "", [])]
     if missing:
         yield document_finding(
@@ -157,9 +177,8 @@ def documented_fields_present(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def enumerations_are_valid(doc: RuleDocument) -> Iterator[Finding]:
     """``status`` and ``level`` hold Sigma's enumeration values."""
-    data = rule_mapping(doc)
-    if data is None:
-        return
+    data = require_rule(doc)
+    require_field(data, "status", "level")
     for name, allowed in (("status", contract.SIGMA_STATUSES), ("level", contract.SIGMA_LEVELS)):
         value = data.get(name)
         if value is not None and value not in allowed:
@@ -174,9 +193,8 @@ def enumerations_are_valid(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def date_is_iso_day(doc: RuleDocument) -> Iterator[Finding]:
     """``date`` (and ``modified``) are calendar days written ``YYYY-MM-DD``."""
-    data = rule_mapping(doc)
-    if data is None:
-        return
+    data = require_rule(doc)
+    require_field(data, "date", "modified")
     for name in ("date", "modified"):
         value = data.get(name)
         if value is not None and not _is_iso_day(value):
@@ -216,9 +234,8 @@ def _uuid(value: Any) -> uuid.UUID | None:
 @check("document")
 def id_is_uuid(doc: RuleDocument) -> Iterator[Finding]:
     """The rule ``id`` is a UUID (any version: the vendor derives ids deterministically)."""
-    data = rule_mapping(doc)
-    if data is None or data.get("id") is None:
-        return
+    data = require_rule(doc)
+    require_field(data, "id")
     if _uuid(data["id"]) is None:
         yield document_finding(
             doc,
@@ -231,9 +248,8 @@ def id_is_uuid(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def id_is_uuid_v4(doc: RuleDocument) -> Iterator[Finding]:
     """The rule ``id`` is a random (version 4) UUID; selected by ``--uuid-v4`` only."""
-    data = rule_mapping(doc)
-    if data is None or data.get("id") is None:
-        return
+    data = require_rule(doc)
+    require_field(data, "id")
     parsed = _uuid(data["id"])
     if parsed is not None and parsed.version != 4:
         yield document_finding(
@@ -249,9 +265,9 @@ def detection_value_is_literal_ioc(doc: RuleDocument) -> Iterator[Finding]:
     """The detection value is the literal IOC: valid for its type, not defanged, and with
     Sigma's wildcard characters escaped."""
     identity = doc.identity
-    data = rule_mapping(doc)
-    if identity is None or data is None or "detection" not in data:
-        return
+    data = require_rule(doc)
+    if identity is None or "detection" not in data:
+        raise SkipCheck("no rule has a detection")
     raw, value = identity.raw_value, identity.value
     if raw is None or value is None:
         yield document_finding(doc, "detection holds no string value", expected="the IOC")
@@ -299,8 +315,9 @@ def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
     """Logsource category and detection field are the documented ones for the IOC's type
     (``cve`` and ``email`` have no documented mapping: any is accepted)."""
     identity = doc.identity
-    if identity is None or identity.ioc_type is None or rule_mapping(doc) is None:
-        return
+    require_rule(doc)
+    if identity is None or identity.ioc_type is None:
+        raise SkipCheck("no rule's IOC type could be told")
     ioc_type = identity.ioc_type
     shape = shape_type(identity.value) if identity.value else None
     if ioc_type in ("ipv4", "ipv6") and shape not in (None, "ipv4", "ipv6"):
@@ -309,7 +326,7 @@ def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
         ioc_type = shape
     mapping = contract.TYPE_MAPPINGS.get(ioc_type)
     if mapping is None:
-        return
+        raise SkipCheck(f"no documented logsource for {ioc_type} rules")
     problems = []
     if identity.category not in mapping.categories:
         problems.append(f"category {identity.category!r}")
@@ -327,9 +344,8 @@ def logsource_matches_type(doc: RuleDocument) -> Iterator[Finding]:
 @check("document")
 def attack_tags_are_well_formed(doc: RuleDocument) -> Iterator[Finding]:
     """Tags are ``namespace.name``; ``attack.`` tags name a tactic or a technique/group id."""
-    data = rule_mapping(doc)
-    if data is None or data.get("tags") is None:
-        return
+    data = require_rule(doc)
+    require_field(data, "tags")
     tags = data["tags"]
     if not isinstance(tags, list):
         yield document_finding(doc, "tags is not a list", received=repr(tags))

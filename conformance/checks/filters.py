@@ -7,6 +7,7 @@ only the relations that survive truncation are checked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
@@ -181,7 +182,10 @@ def combined_filters_give_the_intersection(ctx: ServerContext) -> None:
     """Filters A and B together give exactly the rules A gives that B gives too."""
     from hypothesis import strategies as st
 
+    judged = 0
+
     def holds(case: tuple[Query, int]) -> None:
+        nonlocal judged
         query, cut = case
         names = sorted(query)
         part_a = {n: query[n] for n in names[:cut]}
@@ -190,6 +194,7 @@ def combined_filters_give_the_intersection(ctx: ServerContext) -> None:
         limit = contract.PRO.max_results
         if any(f.truncated(limit) for f in (both, left, right)):
             return
+        judged += 1
         expected = left.id_set() & right.id_set()
         if both.id_set() != expected:
             extra = sorted(both.id_set() - expected)
@@ -205,6 +210,8 @@ def combined_filters_give_the_intersection(ctx: ServerContext) -> None:
     queries = filter_queries(ctx, min_size=2)
     cases = queries.flatmap(lambda q: st.tuples(st.just(q), st.integers(1, len(q) - 1)))
     ctx.explore(cases, holds)
+    if not judged:
+        raise SkipCheck("every drawn combination was cut by the limit")
 
 
 @check("server")
@@ -260,3 +267,128 @@ def limit_gives_a_prefix(ctx: ServerContext) -> None:
             )
 
     ctx.explore(st.tuples(filter_queries(ctx), st.integers(1, 60)), holds)
+
+
+#: Fewer IOCs than this, and a feed where every sector holds every IOC is not implausible.
+INDUSTRY_MIN_FEED = 50
+_SECTOR_NAMES = ("industr", "sector")
+
+
+def _sectors_in(record: Any) -> set[str] | None:
+    """The sector slugs a record names under any field (None when it names none).
+
+    A field whose name says industry or sector counts even when empty (the record then names
+    no sector); any other field counts when it is a list of known slugs.
+    """
+    found: set[str] | None = None
+    if isinstance(record, dict):
+        for name, value in record.items():
+            named = any(word in str(name).lower() for word in _SECTOR_NAMES)
+            slugs = _slugs(value) if named or isinstance(value, list) else None
+            if slugs is not None and (named or slugs):
+                found = (found or set()) | slugs
+            elif isinstance(value, dict | list):
+                inner = _sectors_in(value)
+                if inner is not None:
+                    found = (found or set()) | inner
+    elif isinstance(record, list):
+        for item in record:
+            if isinstance(item, dict):
+                inner = _sectors_in(item)
+                if inner is not None:
+                    found = (found or set()) | inner
+    return found
+
+
+def _slugs(value: Any) -> set[str] | None:
+    """``value`` as a set of sector slugs (a slug, or a list of them), else None."""
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        return None
+    slugs = {contract.canonical_industry(v.strip().lower()) for v in values}
+    return slugs if slugs <= set(contract.INDUSTRIES) else None
+
+
+def _sector_data(ctx: ServerContext, whole: Fetched) -> dict[Any, set[str]]:
+    """Sector slugs per IOC key, from ``/api/v1/iocs`` records and from the rules themselves."""
+    from conformance.server.responses import ioc_key
+
+    sectors: dict[Any, set[str]] = {}
+    for identity, doc in zip(
+        whole.identities, [d for d in whole.rules.documents if not d.trailing], strict=False
+    ):
+        mapping = doc.mapping
+        if identity is None or mapping is None or not identity.ioc_type or identity.value is None:
+            continue
+        named = _sectors_in({k: v for k, v in mapping.items() if k != "detection"})
+        if named is not None:
+            sectors[ioc_key(identity.ioc_type, identity.value)] = named
+    try:
+        listing = ctx.iocs({"limit": BIG})
+    except SkipCheck:
+        return sectors
+    try:
+        records = json.loads(listing.response.body)["data"] if listing.response else []
+    except (ValueError, KeyError, TypeError):
+        return sectors
+    for record in records if isinstance(records, list) else []:
+        if not isinstance(record, dict):
+            continue
+        named = _sectors_in({k: v for k, v in record.items() if k != "value"})
+        ioc_type, value = record.get("type"), record.get("value")
+        if named is not None and isinstance(ioc_type, str) and isinstance(value, str):
+            sectors[ioc_key(ioc_type, value)] = named
+    return sectors
+
+
+@check("server")
+def industry_filter_narrows_the_feed(ctx: ServerContext) -> None:
+    """``industry=I`` gives the IOCs of sector I: checked by membership where records name
+    their sectors (under any field), else a feed of 50+ IOCs where all 16 sectors return
+    everything shows the filter ignored."""
+    whole = ctx.universe()
+    if whole.truncated(contract.PRO.max_results):
+        raise SkipCheck("the feed is larger than one answer can hold: no sector can be compared")
+    sectors = _sector_data(ctx, whole)
+    by_key = whole.by_ioc()
+    answers = {}
+    for industry in contract.INDUSTRIES:
+        documented = industry in contract.DOCUMENTED_INDUSTRY_EXAMPLES
+        answer = ctx.sigma({"industry": industry, "limit": BIG}, documented=documented)
+        answers[industry] = answer
+        if not sectors:
+            continue
+        for key, identity in answer.by_ioc().items():
+            if key in sectors and industry not in sectors[key]:
+                raise failure(
+                    f"industry={industry} returned rule {identity.id} for an IOC whose record "
+                    f"names the sectors {sorted(sectors[key]) or 'none'}",
+                    curl=answer.curl,
+                    expected=f"only IOCs of the {industry} sector",
+                    document=answer.document_text(identity.id or ""),
+                )
+        got = answer.by_ioc()
+        missing = [k for k in by_key if industry in sectors.get(k, set()) and k not in got]
+        if missing:
+            raise failure(
+                f"industry={industry} left out {len(missing)} IOC(s) whose record names that "
+                f"sector, e.g. {missing[0][0]} {missing[0][1]!r}",
+                curl=answer.curl,
+                expected=f"every IOC of {whole.curl} in the {industry} sector",
+            )
+    if sectors:
+        return
+    if whole.count() < INDUSTRY_MIN_FEED:
+        raise SkipCheck(
+            f"no record names its sectors and the feed has {whole.count()} rules (fewer than "
+            f"{INDUSTRY_MIN_FEED}): an unfiltered answer per sector is not implausible"
+        )
+    everything = whole.id_set()
+    if all(a.id_set() == everything for a in answers.values()):
+        raise failure(
+            f"every one of the {len(answers)} sectors returns the whole feed "
+            f"({whole.count()} rules): industry= filters nothing",
+            curl=answers[contract.INDUSTRIES[0]].curl,
+            received=f"{whole.count()} rules for each industry",
+            expected="each sector a subset: not every IOC concerns every sector",
+        )

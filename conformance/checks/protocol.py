@@ -134,6 +134,7 @@ def _envelope_finding(response: Response, problem: str, *, documented: bool) -> 
 def error_bodies_are_the_envelope(ctx: ServerContext) -> Iterator[Finding]:
     """Every 4xx body is the JSON error envelope and never echoes the key it was sent."""
     unknown = _unknown_key(ctx)
+    judged = False
     cases: list[tuple[Credentials, dict[str, str], str, bool]] = [
         (Credentials(None), _PROBE, contract.SIGMA_PATH, True),
         (Credentials(unknown, AuthStyle.HEADER), _PROBE, contract.SIGMA_PATH, True),
@@ -144,6 +145,7 @@ def error_bodies_are_the_envelope(ctx: ServerContext) -> Iterator[Finding]:
         response = ctx.transport.get(path, query, credentials=creds)
         if not 400 <= response.status < 500:
             continue  # what a non-4xx status means is other checks' business
+        judged = True
         for problem, problem_documented in envelope_problems(response):
             yield _envelope_finding(response, problem, documented=documented and problem_documented)
         sent = creds.key or ""
@@ -154,6 +156,8 @@ def error_bodies_are_the_envelope(ctx: ServerContext) -> Iterator[Finding]:
                 received="the key, verbatim, in the body (redacted here)",
                 expected="no key in any response",
             ).with_reproduction(curl=response.exchange.curl())
+    if not judged:
+        raise SkipCheck("no request got a 4xx answer")
 
 
 def _rate_headers(response: Response) -> dict[str, int] | str:
@@ -298,3 +302,143 @@ def extra_types_are_accepted(ctx: ServerContext) -> None:
                 document=broken[0].text if broken else None,
                 expected="an empty body or valid Sigma rules",
             )
+
+
+def _missing_rate_headers(response: Response) -> str | None:
+    """What keeps ``response`` from carrying the three X-RateLimit-* integers, or None."""
+    values = _rate_headers(response)
+    return values if isinstance(values, str) else None
+
+
+@check("server")
+def rate_limit_headers_on_every_response(ctx: ServerContext) -> Iterator[Finding]:
+    """Every answer carries X-RateLimit-Limit/Remaining/Reset: authenticated 4xx included (a
+    401, which no key's window covers, and an unknown path: warning)."""
+    bad_value = {"type": "not-a-type", "limit": "1"}
+    cases: list[tuple[str, Credentials, str, dict[str, str], bool]] = [
+        ("a bad parameter value (Pro key)", ctx.pro, contract.SIGMA_PATH, bad_value, True),
+        ("no key", Credentials(None), contract.SIGMA_PATH, _PROBE, False),
+        ("an unknown key", Credentials(_unknown_key(ctx)), contract.SIGMA_PATH, _PROBE, False),
+        (
+            "an unknown path (Pro key)",
+            ctx.pro,
+            contract.SIGMA_PATH + "/no-such-resource",
+            {},
+            False,
+        ),
+    ]
+    if ctx.config.free_key is not None:
+        free = Credentials(ctx.config.free_key)
+        cases.insert(1, ("a Free key on the Pro endpoint", free, contract.SIGMA_PATH, _PROBE, True))
+    for what, creds, path, query, documented in cases:
+        response = ctx.transport.get(path, query, credentials=creds)
+        problem = _missing_rate_headers(response)
+        if problem is None:
+            continue
+        # A 401 is a documented answer, but rate limits are per key and it names none.
+        documented = documented and response.status != 401
+        yield Finding(
+            "",
+            f"HTTP {response.status} for {what}: {problem}",
+            received=excerpt(response, 100),
+            expected="X-RateLimit-Limit, -Remaining and -Reset (integers) on every response",
+            documented=documented,
+        ).with_reproduction(curl=response.exchange.curl())
+
+
+def _rate_limit_probe_key(ctx: ServerContext) -> tuple[Credentials, str, int, bool]:
+    """The key to trip, the path to ask, the most requests that may take, and whether it is
+    the Free key (SkipCheck when there is none)."""
+    if ctx.config.free_key is not None:
+        # The JSON endpoint is the Free tier's own: every request there counts, surely.
+        free = Credentials(ctx.config.free_key)
+        return free, contract.IOCS_PATH, contract.FREE.per_minute + 1, True
+    if ctx.config.probe_rate_limit:
+        return ctx.pro, contract.SIGMA_PATH, contract.PRO.per_minute + 1, False
+    raise SkipCheck(
+        "tripping a rate limit needs a Free key (--free-key: at most 11 requests) or "
+        "--probe-rate-limit (the Pro key's limit, up to 1,001 requests)"
+    )
+
+
+def _remaining(response: Response) -> int | None:
+    values = _rate_headers(response)
+    return values["X-RateLimit-Remaining"] if isinstance(values, dict) else None
+
+
+@check("server")
+def over_the_limit_is_429_rate_limit_exceeded(ctx: ServerContext) -> Iterator[Finding]:
+    """Over the limit: 429, code rate_limit_exceeded in the envelope, X-RateLimit-* with a
+    Reset in the future that, once waited for, lets the key through again."""
+    creds, path, most, is_free = _rate_limit_probe_key(ctx)
+    transport = ctx.transport
+    left = transport.config.max_requests - transport.requests_made
+    response = transport.get_once(path, {"limit": "1"}, credentials=creds)
+    sent, remaining = 1, _remaining(response)
+    if remaining is not None and not is_free:
+        # The server's own count says how far the Pro key's limit is.
+        most = min(most, remaining + 2)
+    if most > left:
+        raise SkipCheck(f"tripping the limit may take {most} requests; {left} are left")
+    rolled = False
+    while response.status != 429 and sent < most:
+        response = transport.get_once(path, {"limit": "1"}, credentials=creds)
+        sent += 1
+        now_remaining = _remaining(response)
+        grew = None not in (remaining, now_remaining) and (now_remaining or 0) > (remaining or 0)
+        if grew and not rolled:
+            # A window that starts afresh mid-probe (a fixed per-minute window) gets one more go.
+            rolled, most = True, min(left, most + sent)
+        remaining = now_remaining
+    curl = response.exchange.curl()
+    if response.status != 429:
+        raise failure(
+            f"{sent} requests in a row with one key, none refused with 429",
+            curl=curl,
+            received=excerpt(response, 100),
+            expected=f"HTTP 429 within {most} requests (the documented per-minute limit)",
+        )
+    for problem, documented in envelope_problems(response):
+        yield _envelope_finding(response, problem, documented=documented)
+    code = error_code(response)
+    if code is not None and code != contract.RATE_LIMIT_CODE:
+        yield Finding(
+            "",
+            f"the 429 envelope has code {code!r}",
+            received=excerpt(response),
+            expected=f"error.code == {contract.RATE_LIMIT_CODE!r}",
+        ).with_reproduction(curl=curl)
+    values = _rate_headers(response)
+    if isinstance(values, str):
+        raise failure(
+            f"the 429: {values}",
+            curl=curl,
+            received=excerpt(response, 100),
+            expected="X-RateLimit-* on the 429 too: Reset says when to come back",
+        )
+    reset, now = values["X-RateLimit-Reset"], _server_time(response)
+    if reset <= now - 1:
+        raise failure(
+            f"the 429's X-RateLimit-Reset {reset} is not in the future (server clock {int(now)})",
+            curl=curl,
+            expected="the Unix second the key may come back",
+        )
+    if values["X-RateLimit-Remaining"] != 0:
+        yield Finding(
+            "",
+            f"the 429 says X-RateLimit-Remaining {values['X-RateLimit-Remaining']}",
+            expected="0: the window is spent",
+            documented=False,
+        ).with_reproduction(curl=curl)
+    wait = reset - transport.clock() + 0.5
+    if wait > transport.config.max_rate_wait:
+        return  # judged as far as the run may wait (the re-entry is not)
+    transport.wait_until(reset)
+    again = transport.get_once(path, {"limit": "1"}, credentials=creds)
+    if again.status == 429:
+        raise failure(
+            f"still 429 after waiting for X-RateLimit-Reset ({reset})",
+            curl=again.exchange.curl(),
+            received=excerpt(again, 100),
+            expected="the key let through once Reset has passed",
+        )

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from conformance import contract
-from conformance.checks.filters import BIG, Query, filter_queries, full, require_subset
+from conformance.checks.filters import (
+    BIG,
+    Query,
+    feed_days,
+    filter_queries,
+    full,
+    require_subset,
+)
 from conformance.findings import Finding, SkipCheck
 from conformance.registry import check
 from conformance.server.context import ServerContext
@@ -127,13 +134,72 @@ def _exact_boundary(ctx: ServerContext) -> Iterator[Finding]:
         )
     excluded = full(ctx, {"type": ioc.type, "since": at})
     if key in excluded.by_ioc():
+        # Hold the server to the reading its own answer shows: with no IOC added before S in
+        # it, it reads "added after S", and an IOC added exactly at S is not after S. Only an
+        # answer that also holds IOCs added earlier (updated since) reads "or updated".
+        listed = _listed_by_key(ctx)
+        earlier = [
+            k
+            for k in excluded.by_ioc()
+            if k != key and (other := listed.get(k)) is not None and _added_before(other, at)
+        ]
+        reading = "added or updated after" if earlier else "added after"
         yield Finding(
             "",
             f"the {ioc.type} IOC {ioc.value!r}, first seen {ioc.first_seen}, is present with "
-            f"since={at}: 'after' is strict",
+            f"since={at} (its answer reads since as '{reading}'): 'after' is strict",
             expected="no rule for an IOC added at (not after) since",
-            documented=not _updated_after(ioc, at),
+            documented=not earlier or not _updated_after(ioc, at),
         ).with_reproduction(curl=excluded.curl, document=_doc(excluded, key))
+
+
+def _added_before(ioc: ListedIoc, since: str) -> bool:
+    try:
+        return ioc.first_seen is not None and _moment(ioc.first_seen) < _moment(since)
+    except ValueError:
+        return False
+
+
+#: The widest offsets ISO 8601 time zones use: written with them, a ``since`` whose offset a
+#: server ignored lands half a day or more away from the instant meant.
+_OFFSETS = (timedelta(hours=14), timedelta(hours=-12))
+
+
+@check("server")
+def since_with_an_offset_is_the_same_instant(ctx: ServerContext) -> Iterator[Finding]:
+    """``since`` with a UTC offset (``...+02:00``, ISO 8601) is refused with a 400 or answered
+    exactly as the same instant written in ``Z``."""
+    days = feed_days(ctx)
+    picks = sorted({days[len(days) // 4], days[len(days) // 2], days[(3 * len(days)) // 4]})
+    for day in picks:
+        instant = datetime.combine(day, datetime.min.time(), UTC)
+        in_z = full(ctx, {"since": format_since(instant)})
+        for offset in _OFFSETS:
+            local = instant.astimezone(timezone(offset)).isoformat(timespec="seconds")
+            query = {"since": local, "limit": BIG}
+            response = ctx.transport.get(contract.SIGMA_PATH, query, credentials=ctx.pro)
+            if response.status == 400:
+                continue  # allowed: the server refuses offsets outright
+            if response.status != 200:
+                raise failure(
+                    f"since={local} got HTTP {response.status}",
+                    curl=response.exchange.curl(),
+                    received=f"HTTP {response.status}",
+                    expected="200 (the same rules as the instant in Z) or a 400",
+                )
+            answered = Fetched.of(response)
+            if answered.ids() != in_z.ids():
+                extra = sorted(answered.id_set() - in_z.id_set())
+                missing = sorted(in_z.id_set() - answered.id_set())
+                yield Finding(
+                    "",
+                    f"since={local} and since={format_since(instant)} are one instant but get "
+                    "different rules",
+                    received=f"{answered.count()} rules: {len(extra)} extra, {len(missing)} "
+                    "missing",
+                    expected=f"the {in_z.count()} rules of {in_z.curl}",
+                ).with_reproduction(curl=answered.curl)
+                return
 
 
 def _listed_by_key(ctx: ServerContext) -> dict[IocKey, ListedIoc]:

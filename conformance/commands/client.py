@@ -9,10 +9,12 @@ not test. Keys never appear in the output (they are redacted everywhere).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
 from conformance.commands.conclusion import conclude, split_values
+from conformance.commands.output import output_options
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 
@@ -27,8 +29,17 @@ from conformance.results import RunResult
 @click.option("--fixtures", type=click.Path(dir_okay=False), help="IOC dataset for the mock.")
 @click.option("--check", "include", multiple=True, metavar="NAME", help="Run only these checks.")
 @click.option("--exclude", multiple=True, metavar="NAME", help="Skip these checks.")
+@click.option(
+    "--file-model",
+    type=click.Choice(["auto", "accumulate", "latest"]),
+    default="auto",
+    show_default=True,
+    help="What the rules file holds: every rule served so far (accumulate), the latest run's "
+    "rules (latest, the vendor's since=<last run> recipe), or inferred from the runs (auto).",
+)
 @click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
+@output_options
 def client_command(
     command: tuple[str, ...],
     scenario: tuple[str, ...],
@@ -37,6 +48,7 @@ def client_command(
     fixtures: str | None,
     include: tuple[str, ...],
     exclude: tuple[str, ...],
+    file_model: Literal["auto", "accumulate", "latest"],
     junitxml: str | None,
     json_path: str | None,
 ) -> None:
@@ -62,7 +74,8 @@ def client_command(
             fixtures=Path(fixtures) if fixtures else None,
             include=split_values(include),
             exclude=split_values(exclude),
+            file_model=file_model,
         )
-        return run_client(config, progress=lambda line: click.echo(line, err=True))
+        return run_client(config)
 
     conclude(run, json_path=json_path, junitxml=junitxml, scrubber=Scrubber.of(KEYS.values()))

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from conformance.commands.conclusion import conclude
+from conformance.commands.output import output_options
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 
@@ -36,6 +37,7 @@ from conformance.results import RunResult
 )
 @click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
+@output_options
 def diff_command(junitxml: str | None, json_path: str | None, **options: Any) -> None:
     """Send the same seeded, Hypothesis-drawn queries to two servers and name every difference:
     rules only in A or B (by id, then by IOC), the same rule with other content (field by

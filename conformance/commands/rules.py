@@ -12,12 +12,22 @@ from pathlib import Path
 import click
 
 from conformance import contract
+from conformance.checks.document import NO_RULE
 from conformance.commands.conclusion import conclude, split_values
-from conformance.findings import HarnessError
+from conformance.commands.output import output_options
+from conformance.findings import HarnessError, UsageError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 from conformance.rules.documents import LoadLimits, RuleSet, parse_body
 from conformance.rules.toolchain import DEFAULT_RULE_TIMEOUT
+from conformance.runner import (
+    collecting,
+    count_rules,
+    explain_empty,
+    reached_rules,
+    stop_workers,
+)
+from conformance.target_aliases import resolve_targets
 
 
 def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
@@ -47,7 +57,8 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     "--targets",
     multiple=True,
     metavar="T[,T...]",
-    help="Compile targets backend+pipeline (default: the four documented ones).",
+    help="Compile targets backend+pipeline, or the vendor's names splunk, elastic, sentinel,"
+    " qradar (default: those four; list: soc-conformance targets).",
 )
 @click.option(
     "--require-target",
@@ -64,8 +75,17 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     type=click.Path(exists=True, dir_okay=False),
     help="Local MITRE ATT&CK STIX JSON: enables the ATT&CK validators.",
 )
+@click.option(
+    "--min-rules",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Fail (exit 1) when fewer than N rules were judged (default: an empty answer passes).",
+)
 @click.option("--junitxml", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here.")
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Write JSON here (- for stdout)."
+)
+@output_options
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--no-validators", is_flag=True, help="Skip pySigma's validators.")
 @click.option(
@@ -91,18 +111,24 @@ def rules_command(
     workers: int,
     no_validators: bool,
     rule_timeout: float,
+    min_rules: int | None,
 ) -> None:
     """Check saved Sigma rule files (or - for stdin) against the SOC Defenders contract.
 
     Required targets default to splunk+sysmon and lucene+ecs_windows (those of them listed in
     --targets when --targets is given); advisory targets only show in the compile matrix.
+    A check with no rule to judge (an empty or unreadable file) is skipped, never passed; the
+    summary says how many rules were judged, and --min-rules N fails a run with fewer.
     """
     from conformance.rules.run import RuleCheckOptions, check_rulesets
 
-    chosen = split_values(targets) or contract.DEFAULT_TARGETS
-    required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + split_values(
-        require_target
-    )
+    try:
+        chosen, aliases = resolve_targets(split_values(targets) or contract.DEFAULT_TARGETS)
+        named_required, required_aliases = resolve_targets(split_values(require_target))
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    aliases = required_aliases | aliases
+    required = tuple(t for t in contract.REQUIRED_TARGETS if t in chosen) + named_required
     options = RuleCheckOptions(
         include=split_values(include),
         exclude=split_values(exclude),
@@ -118,9 +144,24 @@ def rules_command(
     subject = ", ".join("<stdin>" if f == "-" else f for f in files)
 
     def run() -> RunResult:
-        checks, matrix = check_rulesets(read_rulesets(files), options)
-        return RunResult(
-            mode="rules", subject=subject, seed=None, strict=strict, checks=checks, matrix=matrix
-        )
+        result = RunResult(mode="rules", subject=subject, seed=None, strict=strict)
+        rulesets = read_rulesets(files)
+        with collecting() as made:
+            try:
+                result.checks, result.matrix = check_rulesets(rulesets, options)
+            except KeyboardInterrupt:
+                # What each check judged before the signal; the compile matrix is incomplete.
+                result.checks, result.interrupted = list(made), True
+                stop_workers()
+        if result.interrupted:
+            explain_empty(result.checks, "not run: interrupted")
+            result.rules_judged = reached_rules(result.checks)
+        else:
+            explain_empty(result.checks, NO_RULE)
+            result.rules_judged = count_rules(rulesets)
+        if result.matrix is not None:
+            result.matrix.aliases.update(aliases)
+        result.require_rules(min_rules)
+        return result
 
     conclude(run, json_path=json_path, junitxml=junitxml, scrubber=Scrubber.of(()))

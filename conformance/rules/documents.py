@@ -14,12 +14,11 @@ import functools
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-if TYPE_CHECKING:
-    from conformance.rules.indicators import RuleIdentity
+from conformance.rules.indicators import RuleIdentity, rule_identity
 
 _BOM = "\ufeff"
 #: A document marker at column 0 ends any block scalar in YAML, so splitting on such lines is
@@ -59,6 +58,7 @@ class RuleDocument:
     source: str  # a file name or URL
     problem: LoadProblem | None = None  # the kind of ``error``
     trailing: bool = False  # the empty document after a final ``---``
+    line: int = 1  # the body's line (1-based) where the document's text starts
 
     @property
     def mapping(self) -> dict[str, Any] | None:
@@ -69,8 +69,6 @@ class RuleDocument:
     def identity(self) -> RuleIdentity | None:
         """What the rule is about (``conformance.rules.indicators.rule_identity``), computed once:
         several checks and the compile matrix ask for it."""
-        from conformance.rules.indicators import rule_identity
-
         return rule_identity(self)
 
 
@@ -196,6 +194,19 @@ def split_documents(text: str) -> list[tuple[str, bool]]:
     ]
 
 
+def start_lines(text: str, count: int) -> list[int]:
+    """The line (1-based) where each of the ``count`` pieces :func:`split_documents` gave
+    starts: the line of the first ``---`` after which it comes (the next line when nothing
+    follows the marker), and line 1 for a first document without a marker."""
+    lines = [1]
+    line, position = 1, 0
+    for match in _SEPARATOR.finditer(text):
+        line += text.count("\n", position, match.end())
+        position = match.end()
+        lines.append(line + 1 if text.startswith("\n", position) else line)
+    return lines[len(lines) - count :] if count else []
+
+
 def _drop_newline(piece: str) -> str:
     """The text after a ``---`` line starts with that line's newline: drop it."""
     return piece[1:] if piece.startswith("\n") else piece
@@ -224,6 +235,7 @@ def parse_body(body: bytes, *, source: str, limits: LoadLimits = LoadLimits()) -
         warnings.append("body starts with a UTF-8 byte-order mark")
     text = text.replace("\r\n", "\n")
     pieces = split_documents(text)
+    lines = start_lines(text, len(pieces))
     error = None
     if len(pieces) > limits.max_documents:
         error = (
@@ -234,6 +246,15 @@ def parse_body(body: bytes, *, source: str, limits: LoadLimits = LoadLimits()) -
     for index, (doc_text, trailing) in enumerate(pieces):
         data, problem, why = load_document(doc_text, limits)
         documents.append(
-            RuleDocument(index, doc_text, data, why, source, problem=problem, trailing=trailing)
+            RuleDocument(
+                index,
+                doc_text,
+                data,
+                why,
+                source,
+                problem=problem,
+                trailing=trailing,
+                line=lines[index],
+            )
         )
     return RuleSet(source, tuple(documents), error=error, warnings=tuple(warnings))

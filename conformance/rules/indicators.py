@@ -12,10 +12,8 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
-
-from conformance.rules.documents import RuleDocument
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$", re.IGNORECASE)
 _TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$", re.IGNORECASE)
@@ -299,7 +297,15 @@ def infer_type(field: str | None, value: str, category: str | None) -> str | Non
     return _CATEGORY_TYPES.get(category or "")
 
 
-def rule_identity(doc: RuleDocument) -> RuleIdentity | None:
+class _Document(Protocol):
+    """What :func:`rule_identity` reads of a document (``rules.documents.RuleDocument``; not
+    imported: ``documents`` imports this module)."""
+
+    @property
+    def mapping(self) -> dict[str, Any] | None: ...
+
+
+def rule_identity(doc: _Document) -> RuleIdentity | None:
     """What a rule document is about; None when it is not a mapping."""
     data = doc.mapping
     if data is None:

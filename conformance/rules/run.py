@@ -12,6 +12,7 @@ from typing import Any
 from conformance import checks as _checks  # noqa: F401 - registers the built-in checks
 from conformance import contract
 from conformance.findings import UsageError
+from conformance.progress import current
 from conformance.registry import REGISTRY, CheckSpec, Scope
 from conformance.results import CheckResult, CompileMatrix
 from conformance.rules.toolchain import (
@@ -84,6 +85,7 @@ def check_rulesets(
             if doc.mapping is not None and "action" not in doc.mapping
         ]
         job = CompileJob(config, items, options.workers, options.rule_timeout)
+        _begin_compile(targets, len(items))
     for ruleset in rulesets:
         for spec in specs:
             if spec.scope == "collection":
@@ -95,8 +97,10 @@ def check_rulesets(
         required = frozenset(options.required_targets)
         for subject in _compiled(rulesets, job.results(), required):
             _count(matrix, subject)
+            _advance_compile(subject, matrix)
             for spec in compile_specs:
                 run_check(spec, subject, results[spec.name])
+        _end_compile(targets, matrix)
     return [results[s.name] for s in _ordered(specs)], matrix
 
 
@@ -118,6 +122,32 @@ def _count(matrix: CompileMatrix, subject: CompiledRule) -> None:
             cell.ok += 1
         else:
             cell.failed += 1
+
+
+def _begin_compile(targets: Sequence[str], rules: int) -> None:
+    """Progress: a counter per target, one for all (a plain log gets a line per tenth)."""
+    progress = current()
+    progress.note(f"compiling {rules} rule(s) on {len(targets)} target(s)")
+    progress.begin("compile", "rules compiled", rules, every=max(1, rules // 10))
+    for target in targets:
+        progress.begin(f"compile:{target}", target, rules)
+
+
+def _advance_compile(subject: CompiledRule, matrix: CompileMatrix) -> None:
+    progress = current()
+    progress.advance("compile")
+    for outcome in subject.outcome.targets:
+        failed = sum(c.failed for (_, t), c in matrix.cells.items() if t == outcome.target)
+        progress.advance(f"compile:{outcome.target}", item=f"{failed} failed" if failed else "")
+
+
+def _end_compile(targets: Sequence[str], matrix: CompileMatrix) -> None:
+    progress = current()
+    progress.end("compile")
+    for target in targets:
+        cells = [c for (_, t), c in matrix.cells.items() if t == target]
+        ok, failed = sum(c.ok for c in cells), sum(c.failed for c in cells)
+        progress.end(f"compile:{target}", f"{ok} compiled, {failed} failed")
 
 
 def _ordered(specs: list[CheckSpec]) -> list[CheckSpec]:

@@ -433,4 +433,4 @@ class CompileJob:
         try:
             return [outcome for future in self._futures for outcome in future.result()]
         finally:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)  # interrupted: run no further chunk

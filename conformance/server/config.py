@@ -17,6 +17,7 @@ from conformance import contract
 from conformance.findings import UsageError
 from conformance.redaction import Scrubber
 from conformance.server.transport import TransportConfig
+from conformance.target_aliases import resolve_targets
 
 #: Environment variables, by option name.
 ENVIRONMENT = {
@@ -35,10 +36,12 @@ ENVIRONMENT = {
     "timeout": "SOCDEFENDERS_TIMEOUT",
     "max_body_bytes": "SOCDEFENDERS_MAX_BODY_BYTES",
     "max_rate_wait": "SOCDEFENDERS_MAX_RATE_WAIT",
+    "probe_rate_limit": "SOCDEFENDERS_PROBE_RATE_LIMIT",
 }
 _LISTS = {"targets", "required_targets", "include", "exclude"}
 _INTS = {"max_requests", "seed", "max_examples", "max_body_bytes"}
 _FLOATS = {"timeout", "max_rate_wait"}
+_BOOLS = {"strict", "probe_rate_limit"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class ServerConfig:
     expired_key: str | None = field(default=None, repr=False)
     targets: tuple[str, ...] = contract.DEFAULT_TARGETS
     required_targets: tuple[str, ...] = ()
+    target_aliases: tuple[tuple[str, str], ...] = ()  # (target, vendor name) given as aliases
     strict: bool = False
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -60,6 +64,7 @@ class ServerConfig:
     timeout: float = 30.0  # read timeout; the whole response gets twice this
     max_body_bytes: int = 64 * 1024 * 1024
     max_rate_wait: float = 90.0
+    probe_rate_limit: bool = False  # trip the main key's limit once (the 429 check)
 
     @classmethod
     def from_sources(
@@ -82,6 +87,12 @@ class ServerConfig:
         values["required_targets"] = tuple(values.get("required_targets", ()))
         for name in _LISTS & values.keys():
             values[name] = tuple(values[name])
+        aliases: dict[str, str] = {}
+        for name in ("targets", "required_targets"):
+            if name in values:
+                values[name], used = resolve_targets(values[name])
+                aliases.update(used)
+        values["target_aliases"] = tuple(aliases.items())
         config = cls(**values)
         config.validate()
         return config
@@ -125,7 +136,7 @@ def _from_env(name: str, raw: str | None) -> Any:
         return None
     if name in _LISTS:
         return tuple(part.strip() for part in raw.split(",") if part.strip())
-    if name == "strict":
+    if name in _BOOLS:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     try:
         if name in _INTS:

@@ -12,6 +12,9 @@ Errors::
                            the check that made it records a failure
     HarnessError           the run cannot go on: target unreachable from the start,
     └── BudgetExhausted    rate limited for longer than the cap, or the budget is spent
+
+Over 300 lines because the failure modes it turns into findings (resets, timeouts, size and
+deadline caps, rate-limit waits) share one streaming read; each has its own branch.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from conformance.findings import CheckFailure, Finding, HarnessError, Reproduction
+from conformance.progress import current
 from conformance.redaction import Scrubber, redact_key
 
 if TYPE_CHECKING:
@@ -214,6 +218,22 @@ class Transport:
             f"retries: {response.exchange.summary()}"
         )
 
+    def get_once(
+        self, path: str, params: Mapping[str, str], *, credentials: Credentials
+    ) -> Response:
+        """One GET with no waiting and no retry, even over the limit (the 429 probe's own
+        request); what its headers say is remembered for the polite requests that follow."""
+        response = self._send(path, list(params.items()), credentials, {})
+        self._remember_rate(credentials.key, response)
+        return response
+
+    def wait_until(self, reset: float) -> float:
+        """Wait for a rate-limit ``reset`` (Unix seconds), within ``max_rate_wait`` (else
+        HarnessError); the seconds waited."""
+        before = self.waited_seconds
+        self._wait_until(reset)
+        return self.waited_seconds - before
+
     # -- politeness -------------------------------------------------------------------------
 
     def _wait_for_quota(self, key: str | None) -> None:
@@ -242,6 +262,7 @@ class Transport:
                 f"could not test: rate limited until {until} ({wait:.0f} s away, more than the "
                 f"{self.config.max_rate_wait:.0f} s this run may wait)"
             )
+        current().note(f"waiting {wait:.0f} s for X-RateLimit-Reset")
         self._pause(wait)
 
     def _pause(self, seconds: float) -> None:
@@ -274,6 +295,7 @@ class Transport:
                 "is spent (raise --max-requests)"
             )
         self.requests_made += 1
+        current().advance("requests")
         headers = {"Accept": "application/yaml, application/json;q=0.9, */*;q=0.1"}
         headers.update(extra_headers)
         wire_params = list(query)
@@ -299,6 +321,7 @@ class Transport:
             raw.close()
         done = _with_response(exchange, raw.status_code, raw.headers, body, self.scrubber)
         self._keep(done)
+        current().detail(done.summary())
         return Response(
             status=raw.status_code,
             headers={k.lower(): v for k, v in raw.headers.items()},

@@ -3,6 +3,9 @@
 It wraps ``app.wsgi_app`` and decorates only 200 answers to ``/api/v1/...`` (a 401 stays a
 401). All dice come from one ``random.Random(seed)`` drawn in request order, so a run is
 reproducible; every delay is capped.
+
+One class per way an answer is decorated would scatter the one seeded dice stream; they stay
+together so the order of draws, which makes runs reproducible, is visible in one file.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ class InvalidFaultHeader(APIError):
         )
 
 
-#: Headers a 5xx fault keeps from the real answer (its X-Request-Id is reused as well).
+#: Headers a 5xx fault or a refusal keeps from the real answer (a 5xx reuses its X-Request-Id).
 _KEPT_HEADERS: Final = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
 _STATUS_ERRORS: Final[Mapping[str, Callable[[], APIError]]] = MappingProxyType({
     "500": lambda: InternalError("Internal server error."),
@@ -170,7 +173,7 @@ class FaultMiddleware:
         if header is not None:
             outcome = self._requested(environ, str(header))
             if isinstance(outcome, Reply):
-                return self._send(outcome, environ, start_response)
+                return self._send(self._refusal(outcome, environ), environ, start_response)
             requested = outcome
         path = str(environ.get("PATH_INFO", ""))
         if not self.settings.enabled or not path.startswith(API_PREFIX):
@@ -190,6 +193,15 @@ class FaultMiddleware:
             return replace(parse_fault_spec(header), rate=1.0, max_times=None)
         except FaultSpecError as exc:
             return error_reply(InvalidFaultHeader(header, str(exc)))
+
+    def _refusal(self, refusal: Reply, environ: WSGIEnvironment) -> Reply:
+        """The refusal of an ``X-Mock-Fault`` header, with the ``X-RateLimit-*`` headers of
+        the request it refuses: the request counts like any other (over the limit: the 429)."""
+        reply = self._capture(environ)
+        if reply.status.startswith("429"):
+            return reply
+        kept = tuple(h for h in reply.headers if h[0].lower() in _KEPT_HEADERS)
+        return replace(refusal, headers=refusal.headers + kept)
 
     def _capture(self, environ: WSGIEnvironment) -> Reply:
         """Run the app and collect its whole answer."""

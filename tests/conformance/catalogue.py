@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,6 +157,17 @@ RULE_DEFECTS = [
                                "  filter:\n    Image: 'x.exe'\n  condition: selection",
                                only="SHA256=")),
               "SHA256 rules define a selection no condition uses (pySigma: high)", strict=True),
+    BrokenApp("SHA1 value under the SHA256 label", "rule", "hash_label_matches_the_value",
+              per_document(sub(r"SHA1=", "SHA256=")),
+              "Hashes|contains: 'SHA256=<40 hex digits>' never matches Sysmon's SHA256 slot"),
+    BrokenApp("IPv4 value under |base64", "rule", "detection_can_match_its_ioc",
+              per_document(sub(r"DestinationIp: '", "DestinationIp|base64: '",
+                               only="DestinationIp: '2")),
+              "IPv4 rules look for the address's base64 encoding"),
+    BrokenApp("condition negated", "rule", "detection_can_match_its_ioc",
+              per_document(sub(r"^  condition: selection$", "  condition: not selection",
+                               only="QueryName:")),
+              "domain rules match every DNS query but the IOC's"),
     BrokenApp("body is not UTF-8", "collection", "body_is_utf8_yaml",
               respond(raw_body(lambda b: b"# caf\xe9 feed\n" + b)),
               "a Latin-1 comment byte"),
@@ -253,10 +266,25 @@ def _ignored(name: str, *paths: str) -> Callable[[WSGIApp], WSGIApp]:
 
 
 _BOTH = (contract.SIGMA_PATH, contract.IOCS_PATH)
-_INDUSTRY_GAP = (
-    "undetectable from documented data: neither a rule nor an /api/v1/iocs record says which "
-    "sector an IOC concerns, so industry=X equal to no filter may be true of the feed"
-)
+
+
+def _offset_ignored(query: dict[str, str]) -> None:
+    since = query.get("since", "")
+    if re.search(r"[+-]\d\d:\d\d$", since):
+        query["since"] = since[:-6] + "Z"
+
+
+def _no_industries(request: Request, response: Response) -> Response:
+    if request.path == contract.IOCS_PATH and response.status_code == 200:
+        payload = json.loads(response.get_data())
+        for record in payload["data"]:
+            record.pop("industries", None)
+        response.set_data(json.dumps(payload).encode())
+    return response
+
+
+def _industry_ignored_unlabelled(app: WSGIApp) -> WSGIApp:
+    return respond(_no_industries)(_ignored("industry", *_BOTH)(app))
 
 
 def _iocs_drop_one(request: Request, response: Response) -> Response:
@@ -286,16 +314,20 @@ FILTER_DEFECTS = [
               "limit=N gives the last N rules"),
     BrokenApp("since is inclusive", "filter", "since_is_strict",
               per_query(_since_earlier(lambda m: timedelta(seconds=1))),
-              "an IOC added at since= is returned", strict=True),
+              "an IOC added at since= is returned (nothing added earlier: it reads 'added')"),
+    BrokenApp("since offset ignored", "filter", "since_with_an_offset_is_the_same_instant",
+              per_query(_offset_ignored), "since=...+14:00 is read as if it said Z"),
     BrokenApp("since jumps back on odd days", "filter", "since_is_monotonic",
               per_query(_since_earlier(_odd_day_shift)), "odd days read 200 days earlier"),
     BrokenApp("since ignored", "filter", "since_is_strict", _ignored("since", *_BOTH),
               "both endpoints answer as if since= were absent (the cron job gets everything)"),
     BrokenApp("industry ignored on Sigma only", "filter", "sigma_rules_match_the_ioc_list",
               _ignored("industry", contract.SIGMA_PATH), "/api/v1/iocs filters, Sigma does not"),
-    BrokenApp("industry ignored on both endpoints", "filter", "industry_filter_selects_a_subset",
-              _ignored("industry", *_BOTH), "industry= changes nothing anywhere",
-              gap=_INDUSTRY_GAP),
+    BrokenApp("industry ignored on both endpoints", "filter", "industry_filter_narrows_the_feed",
+              _ignored("industry", *_BOTH), "industry= changes nothing anywhere"),
+    BrokenApp("industry ignored, no sector data", "filter", "industry_filter_narrows_the_feed",
+              _industry_ignored_unlabelled,
+              "industry= changes nothing and no record names its sectors (every sector: all)"),
     BrokenApp("IOC list misses an IOC", "filter", "sigma_rules_match_the_ioc_list",
               respond(_iocs_drop_one), "/api/v1/iocs lists one IOC less"),
 ]  # fmt: skip
@@ -387,6 +419,21 @@ AUTH_DEFECTS = [
               respond(each_error(_echo_key)), "the message quotes X-API-Key"),
 ]  # fmt: skip
 
+
+def _drop_rate_headers(request: Request, response: Response) -> None:
+    for name in contract.RATE_LIMIT_HEADERS:
+        response.headers.pop(name, None)
+
+
+def _reset_in_the_past(request: Request, response: Response) -> None:
+    response.headers["X-RateLimit-Reset"] = str(int(time.time()) - 300)
+
+
+def _never_429(request: Request, response: Response) -> None:
+    response.status_code = 403
+    response.set_data(response.get_data().replace(b"rate_limit_exceeded", b"insufficient_tier"))
+
+
 PROTOCOL_DEFECTS = [
     BrokenApp("plain-text errors", "protocol", "error_bodies_are_the_envelope",
               respond(each_error(_plain_text, _ERRORS)), "text/plain error bodies"),
@@ -412,6 +459,21 @@ PROTOCOL_DEFECTS = [
               per_query(_unknown_param_is_bad), "an unknown parameter turns into a 400"),
     BrokenApp("extra types rejected", "protocol", "extra_types_are_accepted",
               per_query(_extra_type_is_bad), "type=sha512 is a 400"),
+    BrokenApp("no X-RateLimit-* on a 400", "protocol", "rate_limit_headers_on_every_response",
+              respond(each_error(_drop_rate_headers, (400,))),
+              "an authenticated bad-value answer without the headers"),
+    BrokenApp("no X-RateLimit-* on the Free key's 403", "protocol",
+              "rate_limit_headers_on_every_response",
+              respond(each_error(_drop_rate_headers, (403,))), "the 403 without the headers"),
+    BrokenApp("429 with another code", "protocol", "over_the_limit_is_429_rate_limit_exceeded",
+              respond(each_error(replace_text("rate_limit_exceeded", "too_many_requests"),
+                                 (429,))), "code too_many_requests"),
+    BrokenApp("429 without X-RateLimit-*", "protocol", "over_the_limit_is_429_rate_limit_exceeded",
+              respond(each_error(_drop_rate_headers, (429,))), "no Reset to wait for"),
+    BrokenApp("429 Reset in the past", "protocol", "over_the_limit_is_429_rate_limit_exceeded",
+              respond(each_error(_reset_in_the_past, (429,))), "Reset five minutes ago"),
+    BrokenApp("over the limit is a 403", "protocol", "over_the_limit_is_429_rate_limit_exceeded",
+              respond(each_error(_never_429, (429,))), "the limit bites, as a 403"),
     BrokenApp("empty answer is null", "protocol", "empty_result_is_empty_body",
               respond(each_rules_answer(_empty_is_null)), "a query matching nothing says null"),
 ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Builders of Sigma rule texts in the vendor's documented style (CONTRACT.md §1), for tests.
+"""Builders of Sigma rule texts in the vendor's documented style (docs/contract.md §1), for tests.
 
 Written from the contract, never from the mock: a checker test that used the mock's renderer
 would share its bugs. Every builder returns YAML text; ``body`` joins documents the way the

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 import conformance.checks.client_files as files
 import conformance.checks.client_traffic as checks
-from conformance.clientmode.outcome import ClientRequest, RunRecord, ScenarioOutcome, rule_map
+from conformance.clientmode.outcome import (
+    ClientRequest,
+    RunRecord,
+    ScenarioOutcome,
+    infer_file_model,
+    rule_map,
+)
 from conformance.clientmode.scenarios import Scenario, Step
 from conformance.findings import Finding, Severity, SkipCheck
 
@@ -60,9 +67,11 @@ def run(
     )
 
 
-def outcome(*runs: RunRecord, feed: Mapping[str, str] | None = None) -> ScenarioOutcome:
+def outcome(
+    *runs: RunRecord, feed: Mapping[str, str] | None = None, model: str = "accumulate"
+) -> ScenarioOutcome:
     scenario = Scenario("test", "hand-made", tuple(r.step for r in runs))
-    return ScenarioOutcome(scenario, ("client",), runs, feed)
+    return ScenarioOutcome(scenario, ("client",), runs, feed, model)  # type: ignore[arg-type]
 
 
 def findings(check: Any, subject: ScenarioOutcome) -> list[Finding]:
@@ -264,3 +273,88 @@ def test_rule_map_says_why_a_body_is_not_clean() -> None:
     other = RULE_A.replace("203.0.113.1", "203.0.113.9")
     assert isinstance(rule_map((RULE_A + "---\n" + other).encode(), allow_repeats=True), str)
     assert rule_map(b"\xef\xbb\xbf" + RULE_A.replace("\n", "\r\n").encode()) == texts(RULE_A)
+
+
+def _delta_runs(middle_after: bytes) -> tuple[RunRecord, ...]:
+    """The vendor's cron recipe: rules A, then nothing new, then rule B, each run's file."""
+    since = {"since": ["2026-01-01T00:00:00Z"]}
+    return (
+        run(exchange(delivered=texts(RULE_A)), after=RULE_A.encode()),
+        run(exchange(query=since, delivered={}), index=1, before=RULE_A.encode(),
+            after=middle_after),
+        run(exchange(query=since, delivered=texts(RULE_B)), index=2, before=middle_after,
+            after=RULE_B.encode()),
+    )  # fmt: skip
+
+
+def test_latest_file_model_accepts_the_vendors_delta_recipe() -> None:
+    feed = texts(RULE_A, RULE_B)
+    for empty in (b"", b"\n"):  # curl -o writes the empty answer as it came
+        latest = outcome(*_delta_runs(empty), feed=feed, model="latest")
+        assert findings(files.writes_exactly_the_served_rules, latest) == []
+        assert findings(files.leaves_no_partial_or_corrupt_file, latest) == []
+        assert findings(files.misses_nothing_across_runs, latest) == []  # the union: A and B
+        assert findings(checks.fetches_nothing_twice, latest) == []
+        assert infer_file_model([latest]) == "latest"
+        # The same files judged as "every rule so far" fail where the file holds only a delta.
+        accumulate = replace(latest, file_model="accumulate")
+        found = findings(files.writes_exactly_the_served_rules, accumulate)
+        assert len(found) == 2
+        assert "'accumulate'" in found[0].message
+        assert found[0].received == f"{len(empty)} bytes"
+
+
+def test_latest_file_model_still_bites() -> None:
+    feed = texts(RULE_A, RULE_B)
+    since = {"since": ["2026-01-01T00:00:00Z"]}
+    # An empty 200 that was not the right answer (the rules were due) must not empty the file.
+    cut = outcome(
+        run(exchange(delivered=texts(RULE_A)), after=RULE_A.encode()),
+        run(exchange(query=since, delivered=None), index=1, before=RULE_A.encode(), after=b""),
+        feed=feed, model="latest",
+    )  # fmt: skip
+    assert len(findings(files.writes_exactly_the_served_rules, cut)) == 1
+    assert len(findings(files.leaves_no_partial_or_corrupt_file, cut)) == 1
+    # A failed run keeps the last good delta: its rules are still what the file should hold.
+    kept = outcome(
+        run(exchange(delivered=texts(RULE_A)), after=RULE_A.encode()),
+        run(exchange(status=503), index=1, expect="failure", code=4, before=RULE_A.encode(),
+            after=RULE_A.encode()),
+        feed=texts(RULE_A), model="latest",
+    )  # fmt: skip
+    assert findings(files.writes_exactly_the_served_rules, kept) == []
+    assert kept.expected_file(1) == texts(RULE_A)
+    # A delta client that loses a run's rules misses them, union or not.
+    lost = _delta_runs(b"")
+    lossy = outcome(lost[0], lost[1], replace(lost[2], after=b""), feed=feed, model="latest")
+    assert "1 of the feed's 2 rules" in findings(files.misses_nothing_across_runs, lossy)[0].message
+
+
+def test_file_model_inference() -> None:
+    accumulating = outcome(
+        run(exchange(delivered=texts(RULE_A)), after=RULE_A.encode()),
+        run(exchange(delivered=texts(RULE_B)), index=1, after=(RULE_A + "---\n" + RULE_B).encode()),
+    )  # fmt: skip
+    assert infer_file_model([accumulating]) == "accumulate"
+    single = outcome(run(exchange(delivered=texts(RULE_A)), after=RULE_A.encode()))
+    assert infer_file_model([single]) is None  # one run: both models expect the same file
+    latest = outcome(*_delta_runs(b""))
+    assert infer_file_model([accumulating, latest, latest]) == "latest"  # the majority
+
+
+def test_client_checks_with_nothing_to_judge_skip() -> None:
+    silent = outcome(run(code=0), run(index=1, code=0))  # no request, no file
+    for check in (
+        checks.sends_the_key_in_a_header,
+        checks.sends_only_documented_parameters,
+        checks.fetches_nothing_twice,
+        files.leaves_no_partial_or_corrupt_file,
+        files.writes_exactly_the_served_rules,
+    ):
+        with pytest.raises(SkipCheck):
+            findings(check, silent)
+    with pytest.raises(SkipCheck, match="no rule"):
+        findings(files.misses_nothing_across_runs, outcome(run(), feed={}))
+    # A client that sends nothing yet writes a file is judged (and fails).
+    scribbler = outcome(run(code=0, after=b"not rules"))
+    assert len(findings(files.leaves_no_partial_or_corrupt_file, scribbler)) == 1

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from xml.etree import ElementTree as ET
+
+import pytest
 
 from conformance.findings import Finding, Reproduction, Severity
 from conformance.report import SHOWN_PER_CHECK, render_json, render_junit, render_text
@@ -86,7 +89,7 @@ def test_text_report_has_table_matrix_and_reproduction() -> None:
     assert "seed: 1234" in text
     assert "| line0: 0" in text
     assert "more lines" in text
-    assert f"and 4 more (documents {SHOWN_PER_CHECK}, " in text  # grouped repeats
+    assert f"and 4 more (documents {SHOWN_PER_CHECK + 1}, " in text  # grouped, from 1
     assert "NOT CONFORMANT" in text
     assert "1 skipped" in text
     assert "sk_live_…abcd" in text
@@ -129,3 +132,108 @@ def test_conformant_run_says_so() -> None:
     )
     assert "CONFORMANT: 1 passed" in render_text(run)
     assert run.exit_code() == 0
+
+
+def test_documents_are_numbered_from_1_with_their_line() -> None:
+    run = _run()
+    first = run.checks[1].findings[0]
+    run.checks[1].findings[0] = first.with_reproduction(document_line=150)
+    text = render_text(run, width=100)
+    assert "rules.yml, document 8 (line 150)" in text
+    data = json.loads(render_json(run))
+    repro = data["checks"][1]["findings"][0]["reproduction"]
+    assert (repro["document_index"], repro["document_line"]) == (7, 150)
+
+
+def test_parsed_documents_know_the_line_they_start_on() -> None:
+    from conformance.rules.documents import parse_body
+
+    body = b"title: a\nid: 1\n---\ntitle: b\n--- title: c\n---\n\n# c\ntitle: d\n"
+    assert [d.line for d in parse_body(body, source="x").documents] == [1, 4, 5, 7]
+    assert [d.line for d in parse_body(b"# intro\n---\ntitle: a\n", source="x").documents] == [3]
+
+
+def test_skip_reasons_are_in_the_text_report() -> None:
+    text = render_text(_run(), width=100)
+    assert "skipped (no JSON sibling): filters" in text
+
+
+def test_lines_are_wrapped_to_the_width_and_curl_lines_still_paste() -> None:
+    import shlex
+
+    run = _run()
+    long_curl = (
+        "curl -H 'Authorization: Bearer sk_live_…abcd' -H 'X-Mock-Fault: latency:2s' "
+        "'http://127.0.0.1:8000/api/v1/iocs/sigma?type=domain&confidence=high&limit=10'"
+    )
+    finding = run.checks[1].findings[0]
+    run.checks[1].findings[0] = replace(
+        finding.with_reproduction(curl=long_curl), received="x " * 200
+    )
+    text = render_text(run, width=60)
+    after_the_table = text[text.index("skipped (") :]
+    for line in after_the_table.splitlines():
+        # Only a single unbreakable word (the URL) may pass the width.
+        assert len(line) <= 60 or " " not in line.strip(), line
+    received = [line for line in text.splitlines() if "x x x" in line]
+    assert len(received) > 3  # wrapped, not clipped to one 428-character line
+    assert all(len(line) <= 60 for line in received)
+    start = text.index("reproduce: ")
+    block = []
+    for line in text[start:].splitlines():
+        block.append(line.removesuffix(" \\"))
+        if not line.endswith(" \\"):
+            break
+    assert len(block) > 1
+    pasted = " ".join(block).removeprefix("reproduce: ").strip()
+    assert shlex.split(pasted) == shlex.split(long_curl)
+
+
+def test_a_wide_matrix_is_split_into_tables_that_fit() -> None:
+    text = render_text(_run(), width=50)
+    matrix = text[text.index("compile matrix") : text.index("detection_value_is_literal_ioc:")]
+    assert all(len(line) <= 50 for line in matrix.splitlines())
+    assert "splunk+sysmon (required)" in matrix
+    assert "kusto+sentinel_asim" in matrix
+
+
+def test_not_a_terminal_means_100_columns() -> None:
+    import io
+
+    from conformance.report import report_width
+
+    assert report_width(io.StringIO()) == 100
+
+
+def test_junit_test_cases_carry_their_time() -> None:
+    run = _run()
+    run.checks[2].seconds = 1.25
+    run.seconds = 4.5
+    root = ET.fromstring(render_junit(run))
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert suite.get("time") == "4.500"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert cases["id_is_uuid"].get("time") == "1.250"
+    assert cases["filters"].get("time") == "0.000"
+
+
+def test_the_runner_times_each_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    import itertools
+
+    from conformance import runner
+    from conformance.findings import SkipCheck
+    from conformance.registry import CheckSpec
+
+    ticks = itertools.count(0.0, 0.5)
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: next(ticks))
+
+    def judge(subject: int) -> None:
+        if subject:
+            raise SkipCheck("odd")
+
+    spec = CheckSpec(name="c", scope="document", func=judge, description="d")
+    result = runner.new_result(spec)
+    for subject in (0, 1):
+        runner.run_check(spec, subject, result)
+    assert result.seconds == 1.0  # two subjects, half a tick each, skipped ones too

@@ -1,5 +1,6 @@
-"""``soc-conformance client`` end to end: the careful example passes every scenario, the naive
-one fails exactly the checks its defects break, scenario by scenario."""
+"""``soc-conformance client`` end to end: the careful examples pass every scenario (the merging
+one judged as "accumulate", the vendor's delta recipe as "latest"), the naive one fails exactly
+the checks its defects break, scenario by scenario."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from conformance.cli import main
+from conformance.clientmode.outcome import ScenarioOutcome
 from conformance.clientmode.run import (
     ClientConfig,
+    file_model,
     judge_outcomes,
     load_reference_dataset,
     run_client,
@@ -26,6 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("client_mode")]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SYNC = (sys.executable, str(EXAMPLES / "sync_rules.py"), "--no-check", "--backoff", "0.1")
 NAIVE = (sys.executable, str(EXAMPLES / "naive_client.py"))
+DELTA = (sys.executable, str(EXAMPLES / "delta_sync.py"), "--backoff", "0.1")
 
 #: What the naive client's defects break, per scenario (examples/naive_client.py's docstring).
 NAIVE_FAILURES = {
@@ -72,6 +76,14 @@ def sync_result() -> RunResult:
     return run_client(ClientConfig(command=SYNC, timeout=120))
 
 
+@pytest.fixture(scope="module")
+def delta_outcomes() -> list[ScenarioOutcome]:
+    """Every scenario run once by the delta client (judged below under each file model)."""
+    config = ClientConfig(command=DELTA, timeout=120)
+    dataset = load_reference_dataset(None)
+    return [run_scenario(scenario, config, dataset) for scenario in SCENARIOS]
+
+
 def test_the_catalogue_covers_every_scenario() -> None:
     assert set(NAIVE_FAILURES) == {s.name for s in SCENARIOS}
 
@@ -92,6 +104,54 @@ def test_sync_client_passes_every_scenario(sync_result: RunResult) -> None:
     ]
     assert set(statuses.values()) == {Status.PASSED}  # every check judged something: no skip
     assert sync_result.requests_made > len(SCENARIOS)
+    assert "judged as 'accumulate': inferred from the runs" in sync_result.subject
+
+
+def test_delta_client_passes_every_scenario_as_latest(
+    delta_outcomes: list[ScenarioOutcome],
+) -> None:
+    config = ClientConfig(command=DELTA)
+    assert file_model(delta_outcomes, config) == ("latest", "inferred from the runs")
+    results = judge_outcomes(delta_outcomes, config)
+    assert {r.name: r.status(strict=False) for r in results} == {
+        r.name: Status.PASSED for r in results
+    }, [(r.name, [f.message for f in r.findings], r.skip_reason) for r in results]
+    # After the run with nothing new (empty-200: no clock move) the file is empty, as curl -o
+    # leaves it; the incremental scenario's files each hold one delta.
+    by_name = {o.scenario.name: o for o in delta_outcomes}
+    assert by_name["empty-200"].runs[1].after == b""
+    incremental = by_name["incremental"]
+    assert all(run.after and run.after != run.before for run in incremental.runs)
+
+
+def test_delta_client_judged_as_accumulating_fails_only_the_file_checks(
+    delta_outcomes: list[ScenarioOutcome],
+) -> None:
+    results = judge_outcomes(delta_outcomes, ClientConfig(command=DELTA, file_model="accumulate"))
+    failed = {r.name for r in results if r.status(strict=False) is Status.FAILED}
+    assert failed == {"leaves_no_partial_or_corrupt_file", "writes_exactly_the_served_rules"}
+    # "misses nothing" is judged over what the file held after each run: the deltas cover the
+    # feed, so it holds under either model.
+    assert {r.name: r.status(strict=False) for r in results}[
+        "misses_nothing_across_runs"
+    ] is Status.PASSED
+
+
+def test_cli_file_model_flag_is_judged_and_named(tmp_path: Path) -> None:
+    report = tmp_path / "client.json"
+    result = CliRunner().invoke(
+        main,
+        ["client", "--scenario", "incremental", "--file-model", "latest", "--json", str(report),
+         "--", *SYNC],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output  # the merging client is not a delta client
+    assert "judged as 'latest': --file-model" in result.stdout
+    document = json.loads(report.read_text(encoding="utf-8"))
+    assert "'latest'" in document["subject"]
+    failed = {c["name"] for c in document["checks"] if c["status"] == "failed"}
+    assert failed == {"leaves_no_partial_or_corrupt_file", "writes_exactly_the_served_rules"}
+    bad = CliRunner().invoke(main, ["client", "--file-model", "newest", "--", *SYNC])
+    assert bad.exit_code == 2
 
 
 def test_cli_runs_chosen_scenarios_writes_reports_and_never_prints_a_key(tmp_path: Path) -> None:
@@ -112,3 +172,24 @@ def test_cli_runs_chosen_scenarios_writes_reports_and_never_prints_a_key(tmp_pat
     assert "<testsuite" in junit.read_text(encoding="utf-8")
     for text in (result.output, report.read_text(), junit.read_text()):
         assert "sk_live_demo" not in text  # the naive client even puts the key in its URLs
+
+
+def test_a_client_that_sends_nothing_is_not_passed_on_nothing(tmp_path: Path) -> None:
+    report = tmp_path / "client.json"
+    result = CliRunner().invoke(
+        main,
+        ["client", "--scenario", "happy", "--json", str(report), "--", sys.executable, "-c",
+         "pass"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output  # it did not sync: that is judged, and fails
+    checks = {c["name"]: c for c in json.loads(report.read_text(encoding="utf-8"))["checks"]}
+    assert checks["succeeds_when_the_feed_is_served"]["status"] == "failed"
+    for name in (
+        "sends_the_key_in_a_header",
+        "sends_only_documented_parameters",
+        "leaves_no_partial_or_corrupt_file",
+        "writes_exactly_the_served_rules",
+    ):
+        assert checks[name]["status"] == "skipped", name
+    assert "the client sent no request" in str(checks["sends_the_key_in_a_header"])
+    assert not any(c["status"] == "passed" for c in checks.values() if "send" in c["name"])

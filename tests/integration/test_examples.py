@@ -172,7 +172,7 @@ def test_the_gate_keeps_rules_the_checker_refuses_out(fixtures: Path, tmp_path: 
     rules = tmp_path / "rules.yml"
     rules.write_text("title: kept\nid: old-rule\n", encoding="utf-8")
     with serving(fixtures) as live:
-        # Domain rules do not compile for Microsoft XDR (TOOLCHAIN.md): requiring that target
+        # Domain rules do not compile for Microsoft XDR (docs/toolchain.md): requiring that target
         # makes the checker refuse the file, so nothing may be written.
         result = run(
             "sync_rules.py", live, rules, "--full", "--check-arg=--no-validators",
@@ -203,3 +203,39 @@ def test_naive_client_hammers_on_401(fixtures: Path, tmp_path: Path) -> None:
         run("naive_client.py", live, tmp_path / "r.yml", key="sk_live_demo_revoked")
         statuses = [r.status for r in live.requests]
     assert statuses == [401] * 20
+
+
+def test_delta_sync_keeps_the_latest_delta_with_since_from_the_servers_clock(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yml"
+    state_path = Path(f"{rules}.state.json")
+    with serving(fixtures, now="2026-09-15T12:00:00Z") as live:
+        first = run("delta_sync.py", live, rules)
+        assert first.returncode == 0, first.stderr
+        assert file_ids(rules) == served_ids(live)
+        # The server's clock (the mock's, not this machine's) is the next since.
+        assert json.loads(state_path.read_text())["since"] == "2026-09-15T12:00:00Z"
+        again = run("delta_sync.py", live, rules)
+        assert again.returncode == 0, again.stderr
+        sigma = [r.query for r in live.requests if r.path.endswith("/sigma")]
+    assert "since=2026-09-15T12%3A00%3A00Z" in sigma[-1]
+    assert rules.read_bytes() == b""  # nothing new: an empty file, as curl -o leaves it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.yml", "rules.yml.state.json"]
+
+
+@pytest.mark.parametrize("fault", ["invalid-yaml", "503"])
+def test_delta_sync_changes_nothing_when_the_answer_is_bad(
+    fixtures: Path, tmp_path: Path, fault: str
+) -> None:
+    rules = tmp_path / "rules.yml"
+    state_path = Path(f"{rules}.state.json")
+    rules.write_text("title: kept\nid: old-rule\n", encoding="utf-8")
+    state_path.write_text('{"since": "2026-08-01T00:00:00Z"}\n', encoding="utf-8")
+    with serving(fixtures, fault) as live:
+        result = run("delta_sync.py", live, rules, "--backoff", "0.01")
+    assert result.returncode in (4, 5), result.stdout
+    assert result.stderr.strip()
+    assert rules.read_text(encoding="utf-8") == "title: kept\nid: old-rule\n"
+    assert state_path.read_text(encoding="utf-8") == '{"since": "2026-08-01T00:00:00Z"}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.yml", "rules.yml.state.json"]

@@ -77,22 +77,41 @@ def test_values_are_normalised(ioc_type: str, raw: str, canonical: str) -> None:
     assert (ioc.value, ioc.id) == (canonical, rule_id(ioc_type, canonical))
 
 
+PADDED = "expected a non-empty {} value without padding or control characters, got {}"
+
+
 @pytest.mark.parametrize(
     ("ioc_type", "raw", "message"),
     [
-        ("url", "", "url value must be non-empty, unpadded and printable"),
-        ("domain", " c2.example", "domain value must be non-empty, unpadded and printable"),
-        ("domain", "c2.example\n", "domain value must be non-empty, unpadded and printable"),
-        ("email", "a\x00@b.example", "email value must be non-empty, unpadded and printable"),
-        ("ipv4", "2001:db8::1", "not an ipv4 address: '2001:db8::1'"),
-        ("ipv6", "203.0.113.7", "not an ipv6 address: '203.0.113.7'"),
-        ("ipv4", "203.0.113.256", "not an IP address: '203.0.113.256'"),
-        ("md5", "a" * 31, f"not a md5 hex digest: {'a' * 31!r}"),
-        ("sha1", "g" * 40, f"not a sha1 hex digest: {'g' * 40!r}"),
-        ("cve", "CVE-24-3400", "not a CVE id: 'CVE-24-3400'"),
-        ("cve", "CVE-2024-340", "not a CVE id: 'CVE-2024-340'"),
-        ("mitre-attack", "T1071.01", "not an ATT&CK technique id: 'T1071.01'"),
-        ("sha384", "a" * 96, "unknown IOC type 'sha384'"),
+        ("url", "", PADDED.format("url", "''")),
+        (
+            "domain",
+            " c2.example",
+            PADDED.format("domain", "' c2.example'"),
+        ),
+        (
+            "domain",
+            "c2.example\n",
+            PADDED.format("domain", "'c2.example\\n'"),
+        ),
+        (
+            "email",
+            "a\x00@b.example",
+            PADDED.format("email", "'a\\x00@b.example'"),
+        ),
+        ("ipv4", "2001:db8::1", "expected an ipv4 address, got '2001:db8::1'"),
+        ("ipv6", "203.0.113.7", "expected an ipv6 address, got '203.0.113.7'"),
+        ("ipv4", "203.0.113.256", "expected an ipv4 address, got '203.0.113.256'"),
+        ("md5", "a" * 31, f"expected a md5 digest (32 hex digits), got {'a' * 31!r}"),
+        ("sha1", "g" * 40, f"expected a sha1 digest (40 hex digits), got {'g' * 40!r}"),
+        ("cve", "CVE-24-3400", "expected a CVE id (CVE-YYYY-NNNN), got 'CVE-24-3400'"),
+        ("cve", "CVE-2024-340", "expected a CVE id (CVE-YYYY-NNNN), got 'CVE-2024-340'"),
+        (
+            "mitre-attack",
+            "T1071.01",
+            "expected an ATT&CK technique id (T1234 or T1234.001), got 'T1071.01'",
+        ),
+        ("sha384", "a" * 96, f"expected one of {', '.join(IOC_TYPES)}, got 'sha384'"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(ioc_type: str, raw: str, message: str) -> None:
@@ -103,17 +122,26 @@ def test_bad_values_are_refused_with_a_clear_message(ioc_type: str, raw: str, me
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"type": "sha384"}, "unknown IOC type 'sha384'"),
-        ({"confidence": "extreme"}, "unknown confidence 'extreme'"),
-        ({"category": "apt"}, "unknown category 'apt'"),
-        ({"industries": ("energy", "banking")}, "unknown industries ['banking']"),
-        ({"mitre_techniques": ("T1071", "t1071")}, "malformed ATT&CK technique ids ['t1071']"),
-        ({"added": ADDED.replace(tzinfo=None)}, "timestamps must be timezone-aware"),
-        ({"last_seen": ADDED.replace(tzinfo=None)}, "timestamps must be timezone-aware"),
+        ({"type": "sha384"}, f"expected one of {', '.join(IOC_TYPES)}, got 'sha384'"),
+        ({"confidence": "extreme"}, "expected one of low, medium, high, got 'extreme'"),
+        (
+            {"category": "apt"},
+            "expected one of botnet, c2, exploit, malware, phishing, scanner, spam, got 'apt'",
+        ),
+        (
+            {"industries": ("energy", "banking")},
+            "expected CISA sector slugs (e.g. energy, financial-services), got ['banking']",
+        ),
+        (
+            {"mitre_techniques": ("T1071", "t1071")},
+            "expected ATT&CK technique ids (T1234 or T1234.001), got ['t1071']",
+        ),
+        ({"added": ADDED.replace(tzinfo=None)}, "expected timezone-aware timestamps"),
+        ({"last_seen": ADDED.replace(tzinfo=None)}, "expected timezone-aware timestamps"),
         (
             {"id": "00000000-0000-0000-0000-000000000000"},
-            "id 00000000-0000-0000-0000-000000000000 of domain 'c2.example' is not its "
-            f"derived id {rule_id('domain', 'c2.example')}",
+            f"expected {rule_id('domain', 'c2.example')} (derived from domain 'c2.example'), "
+            "got '00000000-0000-0000-0000-000000000000'",
         ),
     ],
 )
@@ -148,7 +176,10 @@ def test_instants() -> None:
         parsed = parse_instant(text)
         assert parsed == ADDED
         assert parsed.tzinfo is UTC
-    with pytest.raises(InvalidIOCError, match=exactly("not an ISO 8601 timestamp: 'yesterday'")):
+    with pytest.raises(
+        InvalidIOCError,
+        match=exactly("expected an ISO 8601 timestamp (2026-11-01T00:00:00Z), got 'yesterday'"),
+    ):
         parse_instant("yesterday")
 
 
@@ -204,9 +235,16 @@ def test_from_json_defaults_and_errors() -> None:
     assert ioc.last_seen == ioc.added == ADDED
     assert (ioc.tags, ioc.mitre_techniques, ioc.industries, dict(ioc.context)) == ((), (), (), {})
     assert ioc.id == rule_id("md5", "a" * 32)
-    for broken in ({**minimal, "source": "x"}, {k: v for k, v in minimal.items() if k != "type"}):
-        with pytest.raises(InvalidIOCError, match=r"^malformed IOC record: "):
+    missing_type = {k: v for k, v in minimal.items() if k != "type"}
+    for broken, field, message in (
+        ({**minimal, "source": "x"}, "source", "expected an object with feed_name and category"),
+        (missing_type, "type", "missing; expected an IOC type such as ipv4"),
+        ({**minimal, "context": {"n": 2}}, "context.n", "expected string values, got number 2"),
+        ({**minimal, "tags": ["a", 1]}, "tags[1]", "expected a string, got number 1"),
+    ):
+        with pytest.raises(InvalidIOCError, match=re.escape(message)) as refused:
             IOC.from_json(broken)
+        assert refused.value.field == field
 
 
 def test_instants_ignore_the_machine_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,10 +269,10 @@ def test_from_json_reads_every_optional_field() -> None:
         "first_seen": "2026-01-02T03:04:05Z",
         "last_seen": "2026-01-05T00:00:00Z",
         "source": {"feed_name": "f", "category": "c2"},
-        "tags": ["a", 1],
+        "tags": ["a", "1"],
         "mitre_techniques": ["T1071"],
         "industries": ["energy"],
-        "context": {"actor": "x", "n": 2},
+        "context": {"actor": "x", "n": "2"},
     }
     ioc = IOC.from_json(record)
     assert ioc.last_seen == datetime(2026, 1, 5, tzinfo=UTC)

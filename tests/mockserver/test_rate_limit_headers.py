@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from requests.structures import CaseInsensitiveDict
 
 from mockserver.app import create_app
 from mockserver.config import MockConfig
@@ -46,10 +47,12 @@ ANSWERS = [
 ]
 
 
-def assert_headers(headers: dict[str, str], status: int, where: str) -> tuple[int, int, int]:
-    missing = [name for name in HEADERS if name not in headers]
+def assert_headers(headers: Mapping[str, str], status: int, where: str) -> tuple[int, int, int]:
+    # Header names are case-insensitive: granian sends them lower-case, werkzeug as written.
+    headers = {name.lower(): value for name, value in headers.items()}
+    missing = [name for name in HEADERS if name.lower() not in headers]
     assert not missing, f"{where}: {status} answer without {missing}"
-    limit, remaining, reset = (int(headers[name]) for name in HEADERS)
+    limit, remaining, reset = (int(headers[name.lower()]) for name in HEADERS)
     assert 0 <= remaining <= limit, where
     assert reset >= int(time.time()), f"{where}: Reset {reset} is in the past"
     return limit, remaining, reset
@@ -145,14 +148,15 @@ def live() -> Iterator[LiveServer]:
 
 def request(
     server: LiveServer, method: str, path: str, headers: dict[str, str]
-) -> tuple[int, dict[str, str]]:
+) -> tuple[int, CaseInsensitiveDict[str]]:
     address = urlsplit(server.url)
     connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
     try:
         connection.request(method, path, headers=headers)
         response = connection.getresponse()
         response.read()
-        return response.status, dict(response.getheaders())
+        # Header names are case-insensitive; granian sends them in lower case.
+        return response.status, CaseInsensitiveDict(response.getheaders())
     finally:
         connection.close()
 
@@ -191,3 +195,28 @@ def test_429_and_500_over_loopback_carry_the_headers(monkeypatch: pytest.MonkeyP
 def test_config_default_anonymous_limits() -> None:
     assert MockConfig().anonymous_rate_limits == "1000/minute;1000000/day"
     assert replace(MockConfig(), admin=True).admin_routes
+
+
+#: (faults enabled, X-Mock-Fault, status): the fault layer's own answers, refusals included.
+FAULT_ANSWERS = [
+    (False, "503", 403),  # faults off: the header is refused
+    (True, "not-a-fault", 400),  # an unreadable header
+    (True, "503", 503),
+    (True, "500", 500),
+    (True, "429-burst", 429),
+]
+
+
+@pytest.mark.parametrize(("enabled", "fault", "status"), FAULT_ANSWERS)
+def test_fault_answers_and_refusals_over_loopback_carry_the_headers(
+    enabled: bool, fault: str, status: int
+) -> None:
+    from mockserver.faults import FaultSettings
+
+    app = create_app(replace(MockConfig(), faults=FaultSettings(enabled=enabled)))
+    with LiveServer(app) as server:
+        got, headers = request(server, "GET", f"{SIGMA}?limit=1", {**PRO, "X-Mock-Fault": fault})
+        assert got == status
+        limit, remaining, _ = assert_headers(headers, status, f"X-Mock-Fault: {fault}")
+        if status != 429:
+            assert (limit, remaining) == (1000, 999)  # the refused request counted, once

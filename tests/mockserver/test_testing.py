@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,14 @@ from mockserver.config import MockConfig
 from mockserver.faults import FaultSettings
 from mockserver.fixtures import dump_dataset
 from mockserver.generate import generate_meta, generate_records
-from mockserver.testing import DEMO_KEYS, live_socdefenders, mock_socdefenders
+from mockserver.testing import (
+    DEMO_KEYS,
+    MockServerError,
+    ReferenceServer,
+    live_socdefenders,
+    load_reference_dataset,
+    mock_socdefenders,
+)
 
 SIGMA = "https://socdefenders.ai/api/v1/iocs/sigma"
 
@@ -161,3 +170,36 @@ def test_live_log_keeps_no_bodies_unless_asked(config: MockConfig) -> None:
         assert (record.status, record.complete, record.response_body) == (200, True, b"")
         live.recorder.clear()
         assert live.requests == ()
+
+
+def test_reference_server_serves_logs_and_knows_the_body_for_a_query() -> None:
+    dataset = load_reference_dataset()
+    server = ReferenceServer(dataset, start_before=timedelta(days=300), rate_limit="pro=1/1second")
+    assert server.now() == dataset.meta.now - timedelta(days=300)
+    headers = {"Authorization": f"Bearer {DEMO_KEYS['pro']}"}
+    with server:
+        server.set_faults(["empty-200"])
+        answer = requests.get(
+            server.url + "/api/v1/iocs/sigma", params={"type": "ipv4"}, headers=headers, timeout=10
+        )
+        (logged,) = server.settle()
+        # The fault emptied the answer; the body for the query is what it should have been.
+        assert (answer.status_code, answer.content, logged.response_body) == (200, b"", b"")
+        expected = server.body_for(logged.query)
+        assert expected.count(b"\nid: ") > 10
+        assert server.body_for({"type": "ipv4"}) == expected
+        assert server.body_for({"type": ["ipv4"], "limit": ["1"]}).count(b"\nid: ") == 1
+        assert server.body_for("type=nonsense") == b""  # a 400, not a body
+        # body_for used no rate limit and no clock tick: the client's next request gets its 200
+        # once its own one-per-second window has passed, and the same feed.
+        server.set_faults([])
+        time.sleep(max(0.0, float(answer.headers["X-RateLimit-Reset"]) - time.time()) + 0.2)
+        again = requests.get(
+            server.url + "/api/v1/iocs/sigma", params={"type": "ipv4"}, headers=headers, timeout=10
+        )
+        assert (again.status_code, again.content) == (200, expected)
+        assert server.settle()[-1].response_body == expected
+        server.advance("30d")
+        assert len(server.body_for({"type": "ipv4"})) > len(expected)  # the feed grew
+    with pytest.raises(MockServerError, match="not running"):
+        _ = server.url

@@ -17,7 +17,7 @@ from mockserver.model import IOC, SIGMA_TYPES
 from mockserver.render import SHAPES, has_rule, join_documents, render_rule, yaml_quote
 from tests.mockserver.mock_strategies import printable_text, sigma_iocs
 
-# Copied verbatim from CONTRACT.md (the vendor's Sigma format page).
+# Copied verbatim from the vendor sample (docs/contract.md) (the vendor's Sigma format page).
 SAMPLE_RULE = """\
 title: SOC Defenders - Malicious IPv4 Indicator
 id: f1e2d3c4-b5a6-7890-abcd-ef0987654321
