@@ -38,6 +38,8 @@ STEPS = (
     Step("generate_speed", "generate_speed.py"),
     Step("checker_2000", "rules_vs_sigma_cli.py", ("--rules", "2000", "--repeat", "3")),
     Step("checker_10000", "rules_vs_sigma_cli.py", ("--rules", "10000", "--repeat", "2")),
+    Step("checker_sigmahq", "rules_sigmahq.py"),
+    Step("checker_bounded", "rules_bounded.py"),
 )
 _RESULT = re.compile(r"^RESULT (\S+) (\S+) (\S+) (.*)$")
 _CHECKER_RATIO = re.compile(r"^ratio: ([0-9.]+) \(target <= ([0-9.]+)\) -> (\w+)")

@@ -20,6 +20,8 @@ from conformance.rules.validators import FAILING_SEVERITIES, WARNING_VALIDATORS
 @check("compile")
 def pysigma_parses_rule(subject: CompiledRule) -> Iterator[Finding]:
     """pySigma parses the document into a rule."""
+    if subject.outcome.over_budget is not None:
+        yield _too_expensive(subject)
     for error in subject.outcome.parse_errors:
         yield document_finding(
             subject.document,
@@ -45,7 +47,26 @@ def _condition_broken(subject: CompiledRule) -> bool:
         return False
 
 
+def _too_expensive(subject: CompiledRule) -> Finding:
+    """A rule that ran out of its time budget (--rule-timeout): not judged, so a failure (a
+    gate must not pass what it could not judge, and a SIEM converting it pays the same)."""
+    return document_finding(
+        subject.document,
+        f"too expensive to judge: {subject.outcome.over_budget} (--rule-timeout);"
+        " the rule was not validated or compiled",
+        received=subject.outcome.over_budget,
+        expected="a rule pySigma validates and converts within --rule-timeout",
+    )
+
+
+def _judged(subject: CompiledRule) -> None:
+    """Skip a rule the toolchain gave up on (pysigma_parses_rule reports it)."""
+    if subject.outcome.over_budget is not None:
+        raise SkipCheck("a rule was too expensive to judge (--rule-timeout)")
+
+
 def _compile_findings(subject: CompiledRule, *, required: bool) -> Iterator[Finding]:
+    _judged(subject)
     outcomes = [o for o in subject.outcome.targets if (o.target in subject.required) == required]
     if not outcomes:
         # Nothing compiled: the rule did not parse (its own check says so), or no such target.
@@ -89,6 +110,7 @@ def pysigma_validators_pass(subject: CompiledRule) -> Iterator[Finding]:
     Validators encode SigmaHQ's conventions, not the vendor's documentation: a high-severity
     issue is a failure under ``--strict`` and a warning otherwise.
     """
+    _judged(subject)
     if subject.outcome.parse_errors:
         raise SkipCheck("pySigma could not parse the rule")
     for issue in subject.outcome.issues:

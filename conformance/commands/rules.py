@@ -18,6 +18,7 @@ from conformance.findings import HarnessError, UsageError
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
 from conformance.rules.documents import LoadLimits, RuleSet, parse_body
+from conformance.rules.toolchain import DEFAULT_RULE_TIMEOUT
 from conformance.runner import (
     collecting,
     count_rules,
@@ -125,6 +126,15 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
 @output_options
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--no-validators", is_flag=True, help="Skip pySigma's validators.")
+@click.option(
+    "--rule-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_RULE_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time budget of one rule (parse, validators, every target); a rule that needs more"
+    " is reported as too expensive to judge (a failure) and the run goes on. 0: no budget.",
+)
 def rules_command(
     files: tuple[str, ...],
     targets: tuple[str, ...],
@@ -141,6 +151,7 @@ def rules_command(
     json_path: str | None,
     workers: int,
     no_validators: bool,
+    rule_timeout: float,
     min_rules: int | None,
 ) -> None:
     """Check saved Sigma rule files, directories (their *.yml/*.yaml, recursively) or - for
@@ -189,6 +200,7 @@ def rules_command(
             strict=strict,
             workers=workers,
             validators=not no_validators,
+            rule_timeout=rule_timeout or None,
         )
         result = RunResult(mode="rules", subject=subject, seed=None, strict=strict)
         rulesets = read_rulesets(files)

@@ -19,6 +19,7 @@ from conformance.rules.documents import RuleSet
 from conformance.rules.metarules import meta_group, reference_index
 from conformance.rules.profiles import Profile, logsource_row, profile_named
 from conformance.rules.toolchain import (
+    DEFAULT_RULE_TIMEOUT,
     CompiledRule,
     CompileJob,
     RuleOutcome,
@@ -62,6 +63,8 @@ class RuleCheckOptions:
         """The :class:`Profile` named by ``profile``."""
         return profile_named(self.profile)
 
+    rule_timeout: float | None = DEFAULT_RULE_TIMEOUT  # seconds per rule; None: unbounded
+
     def all_targets(self) -> tuple[str, ...]:
         """The targets to compile for: ``targets`` plus any required one not listed."""
         extra = tuple(t for t in self.required_targets if t not in self.targets)
@@ -103,7 +106,7 @@ def check_rulesets(
             options.validation.frozen_params(),
         )
         items = _compile_items(rulesets)
-        job = CompileJob(config, items, options.workers)
+        job = CompileJob(config, items, options.workers, options.rule_timeout)
         _begin_compile(targets, len(items))
     across = options.ids_across_bodies and len(rulesets) > 1
     for ruleset in rulesets:

@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import atexit
 import functools
+import itertools
 import math
 import multiprocessing
+import operator
 import shutil
+import signal
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from conformance.findings import UsageError
@@ -28,6 +34,10 @@ from conformance.rules.documents import RuleDocument
 
 #: Below this many rules a process pool costs more than it saves.
 _INLINE_BELOW = 64
+#: Seconds one rule may cost (parse, validators, every target) before it is reported as too
+#: expensive to judge (``--rule-timeout``). A real rule takes milliseconds; SigmaHQ's slowest
+#: takes well under a second. ``sigma check`` needs 13 s on a hostile 10 MB rule.
+DEFAULT_RULE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,9 @@ class RuleOutcome:
     parse_errors: tuple[str, ...] = ()
     targets: tuple[TargetOutcome, ...] = ()
     issues: tuple[ValidatorIssue, ...] = ()
+    #: Set when the rule ran out of its time budget: what it was doing then. Nothing else in
+    #: the outcome is then a judgement (the rule was not judged).
+    over_budget: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,9 +260,164 @@ def _convert(spec: str, backend: Any, rule: Any) -> TargetOutcome:
 
 
 def _compile_chunk(
-    config: ToolchainConfig, chunk: Sequence[tuple[int, int, Any]]
+    config: ToolchainConfig, chunk: Sequence[tuple[int, int, Any]], budget: float | None = None
 ) -> list[RuleOutcome]:
-    return [compile_one(config, ruleset, index, data) for ruleset, index, data in chunk]
+    with _alarm_handler(budget) as armed:
+        return [
+            _compile_bounded(config, ruleset, index, data, budget if armed else None)
+            for ruleset, index, data in chunk
+        ]
+
+
+# -- bounded cost: a time budget per rule, backends reset after each rule ---------------------
+
+
+class _OverBudget(BaseException):
+    """Raised by SIGALRM in the middle of a rule's work (a BaseException: the ``except
+    Exception`` that turns a backend's or validator's error into a finding must not catch it).
+    """
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def can_bound_here() -> bool:
+    """Whether this thread can bound a rule's time (SIGALRM: main thread, POSIX only)."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _alarm_handler(budget: float | None) -> Iterator[bool]:
+    """Install the SIGALRM handler for a chunk; yields whether per-rule timers can be armed."""
+    if not budget or not can_bound_here() or signal.getitimer(signal.ITIMER_REAL)[0]:
+        yield False  # (a timer already running is someone else's: left alone, unbounded)
+        return
+
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        raise _OverBudget(_where(frame))
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _where(frame: FrameType | None) -> str:
+    """What the rule's work was doing when the alarm rang: the call just below compile_one
+    (a validator's ``validate``, a backend's ``convert_rule``, pySigma's parser)."""
+    below: FrameType | None = None
+    while frame is not None and frame.f_code is not compile_one.__code__:
+        below, frame = frame, frame.f_back
+    if frame is None or below is None:
+        return "compiling"
+    if below.f_code is _convert.__code__:
+        return f"converting for {below.f_locals.get('spec')}"
+    validator = below.f_locals.get("self")
+    if below.f_code.co_name == "validate" and validator is not None:
+        return f"validator {type(validator).__name__}"
+    return below.f_code.co_qualname
+
+
+def _compile_bounded(
+    config: ToolchainConfig, ruleset: int, index: int, data: Any, budget: float | None
+) -> RuleOutcome:
+    """``compile_one`` within ``budget`` seconds (None: unbounded), backends reset after."""
+    _toolchain(config)  # built outside the budget: it is the process's, not the rule's
+    pristine = _pristine_state(config)
+    try:
+        if budget is None:
+            return compile_one(config, ruleset, index, data)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, budget)
+            return compile_one(config, ruleset, index, data)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _OverBudget as over:
+        where = f"not done after {budget:g} s, in {over.where}"
+        return RuleOutcome(ruleset, index, over_budget=where)
+    finally:
+        _reset_backends(config, pristine)
+
+
+#: One saved attribute dictionary: the object and a copy of its ``__dict__`` when built.
+_Saved = tuple[Any, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _PristinePipeline:
+    """One backend's processing pipeline as built: each item's saved state (the item and its
+    transformation), in pipeline order, and the postprocessing items'."""
+
+    pipeline: Any
+    items: tuple[tuple[_Saved, ...], ...]
+    postprocessing: tuple[tuple[_Saved, ...], ...]
+
+
+def _saved(item: Any) -> tuple[_Saved, ...]:
+    things = (item, getattr(item, "transformation", None))
+    return tuple((t, dict(vars(t))) for t in things if t is not None and hasattr(t, "__dict__"))
+
+
+@functools.cache
+def _pristine_state(config: ToolchainConfig) -> tuple[_PristinePipeline, ...]:
+    """The state of every processing item and transformation of this process's backends, as
+    built (cached per process, taken before the first rule is converted).
+
+    Some transformations keep what they did to one rule: the Kusto pipelines' invalid-field
+    transformation prepends "Invalid SigmaDetectionItem field name encountered: <field>." to
+    its own message on every rule it refuses, so a backend reused for many rules gives ever
+    longer error messages (one sentence repeated hundreds of times) and memory grows with the
+    number of rules. Restoring what a rule changed after every rule bounds both.
+    """
+    saved = []
+    for backend in _toolchain(config).backends.values():
+        if getattr(backend, "last_processing_pipeline", None) is None:
+            backend.init_processing_pipeline()
+        pipeline = backend.last_processing_pipeline
+        saved.append(
+            _PristinePipeline(
+                pipeline,
+                tuple(_saved(item) for item in pipeline.items),
+                tuple(_saved(item) for item in pipeline.postprocessing_items),
+            )
+        )
+    return tuple(saved)
+
+
+def _reset_backends(config: ToolchainConfig, pristine: tuple[_PristinePipeline, ...]) -> None:
+    """Put back what the last rule changed: the items its pipelines applied (pySigma lists
+    them in ``applied``), the one that was running when it stopped (an error, the budget),
+    and the postprocessing items. Checking all ~300 objects every rule would cost about 1 ms.
+    """
+    backends = _toolchain(config).backends.values()
+    for backend, saved in zip(backends, pristine, strict=True):
+        pipeline = getattr(backend, "last_processing_pipeline", None)
+        if pipeline is not saved.pipeline:  # rebuilt by someone: restore everything
+            touched: Iterator[tuple[_Saved, ...]] = iter(saved.items)
+        else:
+            applied = getattr(pipeline, "applied", [])
+            running = saved.items[len(applied) : len(applied) + 1]
+            done = (s for s, flag in zip(saved.items, applied, strict=False) if flag)
+            touched = itertools.chain(done, running)
+        for group in itertools.chain(touched, saved.postprocessing):
+            for thing, attributes in group:
+                current: dict[str, Any] = thing.__dict__
+                if len(current) != len(attributes) or not all(
+                    map(operator.is_, current.values(), attributes.values())
+                ):
+                    current.clear()
+                    current.update(attributes)
+
+
+def _needs_pool(workers: int, count: int, budget: float | None) -> bool:
+    """Whether to compile in worker processes: for speed, or because only a worker's main
+    thread can bound a rule's time when this thread cannot (e.g. a checker run in a thread)."""
+    if workers > 1 and count >= _INLINE_BELOW:
+        return True
+    return bool(budget) and count > 0 and not can_bound_here()
 
 
 class CompileJob:
@@ -259,16 +427,22 @@ class CompileJob:
     """
 
     def __init__(
-        self, config: ToolchainConfig, items: Sequence[tuple[int, int, Any]], workers: int
+        self,
+        config: ToolchainConfig,
+        items: Sequence[tuple[int, int, Any]],
+        workers: int,
+        rule_timeout: float | None = DEFAULT_RULE_TIMEOUT,
     ) -> None:
         self._config = config
         self._items = list(items)
+        self._budget = rule_timeout
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future[list[RuleOutcome]]] = []
         # Built now, in this process: a bad --attack-data stops the run before any check, and
-        # forked workers inherit the toolchain.
+        # forked workers inherit the toolchain (and its pristine state, see _pristine_state).
         _toolchain(config)
-        if workers > 1 and len(self._items) >= _INLINE_BELOW:
+        _pristine_state(config)
+        if _needs_pool(workers, len(self._items), rule_timeout):
             # fork: workers inherit the imported pySigma instead of importing it again.
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -276,12 +450,13 @@ class CompileJob:
             size = max(16, math.ceil(len(self._items) / (workers * 4)))
             for start in range(0, len(self._items), size):
                 chunk = self._items[start : start + size]
-                self._futures.append(self._pool.submit(_compile_chunk, config, chunk))
+                future = self._pool.submit(_compile_chunk, config, chunk, rule_timeout)
+                self._futures.append(future)
 
     def results(self) -> list[RuleOutcome]:
         """Every rule's outcome, in submission order."""
         if self._pool is None:
-            return _compile_chunk(self._config, self._items)
+            return _compile_chunk(self._config, self._items, self._budget)
         try:
             return [outcome for future in self._futures for outcome in future.result()]
         finally:
