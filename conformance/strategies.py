@@ -13,7 +13,8 @@ A query is a ``dict[str, str]`` of query parameters, ready for ``requests``::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import strategies as st
@@ -203,3 +204,33 @@ def _bad_words(allowed: Sequence[str], seeds: Sequence[str]) -> st.SearchStrateg
 def _require_bool(name: str, value: object) -> None:
     if not isinstance(value, bool):
         raise InvalidArgument(f"{name}={value!r} must be a bool")
+
+
+@contextlib.contextmanager
+def repeatable_draws() -> Iterator[None]:
+    """Draw, inside the block, values that depend on the seed alone.
+
+    Hypothesis now and then draws a constant harvested from the source of every non-library
+    module the process has imported, so the same ``@seed`` gives other values once another
+    module is loaded (a user's conftest, a plugin, an earlier check). A conformance run promises
+    that ``--seed N`` repeats it, so that pool is emptied while the run draws; the constants
+    Hypothesis ships with still apply. Outside Hypothesis versions with that pool: no effect.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without that module
+        yield
+        return
+    local = getattr(providers, "_get_local_constants", None)
+    empty = getattr(providers, "Constants", None)
+    cache = getattr(providers, "CONSTANTS_CACHE", None)
+    if local is None or empty is None or cache is None:  # pragma: no cover - other versions
+        yield
+        return
+    providers._get_local_constants = empty
+    cache.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = local
+        cache.cache.clear()

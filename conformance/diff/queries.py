@@ -58,6 +58,8 @@ def draw(days: list[date], count: int, seed: int) -> list[Query]:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hypothesis_seed
 
+    from conformance.strategies import repeatable_draws
+
     drawn: list[Query] = []
     seen: set[tuple[tuple[str, str], ...]] = set()
 
@@ -79,7 +81,8 @@ def draw(days: list[date], count: int, seed: int) -> list[Query]:
             seen.add(key)
             drawn.append(dict(query))
 
-    collect()
+    with repeatable_draws():
+        collect()
     return drawn
 
 

@@ -102,6 +102,8 @@ class ServerContext:
         from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
         from hypothesis.errors import Unsatisfiable
 
+        from conformance.strategies import repeatable_draws
+
         @seed(self.seed)
         @settings(
             max_examples=self.config.max_examples,
@@ -118,6 +120,7 @@ class ServerContext:
             test(value)
 
         try:
-            property_holds()
+            with repeatable_draws():
+                property_holds()
         except Unsatisfiable:
             raise SkipCheck("no generated query could be checked on this target") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -89,3 +90,23 @@ def test_since_values_reject_a_reversed_range() -> None:
         since_values(
             min_value=datetime(2026, 2, 1, tzinfo=UTC), max_value=datetime(2026, 1, 1, tzinfo=UTC)
         )
+
+
+def test_a_seeded_draw_does_not_depend_on_what_else_is_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--seed N`` repeats a run: Hypothesis' pool of constants harvested from imported
+    modules (a user's conftest, a plugin) must not change the queries drawn."""
+    import importlib
+    from datetime import date
+
+    from conformance.diff.queries import draw
+
+    days = [date(2026, 11, d) for d in (1, 5, 9, 20)]
+    before = draw(days, 40, seed=3)
+    # A local module full of constants of every kind, as a user's test module might be.
+    lines = [f"S{i} = 'type-{i}'\nN{i} = {100 + i * 571}\nF{i} = {i / 7}" for i in range(150)]
+    (tmp_path / "lots_of_constants.py").write_text("\n".join(lines) + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("lots_of_constants")
+    assert draw(days, 40, seed=3) == before
