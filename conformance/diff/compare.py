@@ -13,7 +13,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
+from conformance import contract
 from conformance.findings import Finding, Reproduction
 from conformance.rules.indicators import RuleIdentity
 from conformance.server.responses import Fetched, IocKey, error_code, ioc_key
@@ -234,13 +236,26 @@ def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _page_size(query_text: str) -> int:
+    """The most rules an answer to this query may hold (its ``limit``, else the default)."""
+    values = [v for k, v in parse_qsl(query_text) if k == "limit"]
+    try:
+        asked = int(values[-1]) if values else contract.DEFAULT_LIMIT
+    except ValueError:
+        asked = contract.DEFAULT_LIMIT
+    return max(1, min(asked, contract.PRO.max_results))
+
+
 def _rules(query_text: str, a: Answer, b: Answer, fa: Fetched, fb: Fetched) -> Iterator[Difference]:
     pairs, only_a, only_b = _pairs(fa, fb)
-    for check, side, indexes, fetched in (
-        ("no_rules_only_in_a", "A", only_a, fa),
-        ("no_rules_only_in_b", "B", only_b, fb),
+    page = _page_size(query_text)
+    for check, side, indexes, fetched, other in (
+        ("no_rules_only_in_a", "A", only_a, fa, fb),
+        ("no_rules_only_in_b", "B", only_b, fb, fa),
     ):
-        if not indexes:
+        # A rule the other side's full page lacks may sit beyond that page: no evidence. (When
+        # one side selects more, its extra rules still show wherever the pages are not full.)
+        if not indexes or other.truncated(page):
             continue
         listed = [_describe(fetched.identities[i]) for i in indexes]
         shown = "; ".join(listed[:_SHOWN_RULES]) + (

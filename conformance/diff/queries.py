@@ -11,7 +11,7 @@ one): today's answers against last month's, query for query.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -20,6 +20,7 @@ import yaml
 
 from conformance import contract
 from conformance.findings import UsageError
+from conformance.strategies import format_since
 
 Query = dict[str, str]
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -51,6 +52,14 @@ def strategy(days: list[date]) -> Any:
         {"since": since}, optional={"type": values["type"], "limit": values["limit"]}
     )
     return st.one_of(combos, with_since, invalid)
+
+
+def past_the_newest(days: list[date]) -> Query:
+    """A query no rule may answer: ``since`` the midnight after the newest rule's day (every rule
+    was added before it). It is where a server that answers "nothing" oddly (a 404, ``null``)
+    shows it, and where "added or updated after" differs from "added after"."""
+    after = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), UTC)
+    return {"since": format_since(after)}
 
 
 def draw(days: list[date], count: int, seed: int) -> list[Query]:

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from conformance import contract
 from conformance.diff.compare import CHECKS, Answer, compare
 from conformance.diff.config import DiffConfig
-from conformance.diff.queries import WHOLE, Query, draw, from_cassette
+from conformance.diff.queries import WHOLE, Query, draw, from_cassette, past_the_newest
 from conformance.findings import Finding, HarnessError
 from conformance.results import CheckResult, RunResult
 from conformance.server.responses import Fetched, error_code
@@ -137,7 +137,9 @@ def run_diff(
     if config.queries_from is not None:
         queries = from_cassette(config.queries_from)
     else:
-        queries = [dict(WHOLE), *draw(_days(surveys), budget - 1, config.seed)]
+        days = _days(surveys)
+        probes = [past_the_newest(days)] if days else []
+        queries = [dict(WHOLE), *probes, *draw(days, budget - 1 - len(probes), config.seed)]
     seen: dict[tuple[Any, ...], _Seen] = {}
     compared = 0
     try:
