@@ -15,6 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.rules.documents import RuleDocument
+from conformance.rules.outcomes import (
+    RuleOutcome,
+    TargetOutcome,
+    ValidatorIssue,
+    convert,
+    issue_detail,
+)
 
 #: Rules shipped with a ``rules: any`` filter at most (the first of its logsource).
 _ANY_FILTER_RULES = 50
@@ -75,8 +82,6 @@ def meta_group(
 
 def compile_group(tools: Any, ruleset: int, index: int, group: list[dict[str, Any]]) -> Any:
     """Parse, validate and convert a meta-rule with the rules it refers to (in a worker)."""
-    from conformance.rules.toolchain import RuleOutcome, ValidatorIssue, _convert, issue_detail
-
     meta = group[-1]
     is_filter = "filter" in meta
     try:
@@ -110,7 +115,7 @@ def compile_group(tools: Any, ruleset: int, index: int, group: list[dict[str, An
     for spec, backend in tools.backends.items():
         fresh = _collection(group)  # a pipeline rewrites what it converts: a copy per target
         if is_filter:  # the filtered rules are what a backend is given
-            results = [_convert(spec, backend, rule) for rule in fresh.rules]
+            results = [convert(spec, backend, rule) for rule in fresh.rules]
         else:  # a correlation converts with the rules it refers to, as sigma-cli does
             results = [_convert_collection(spec, backend, fresh)]
             if _no_correlations(results[0].message):
@@ -129,8 +134,6 @@ def _no_correlations(message: str | None) -> bool:
 
 
 def _convert_collection(spec: str, backend: Any, collection: Any) -> Any:
-    from conformance.rules.toolchain import TargetOutcome
-
     try:
         queries = backend.convert(collection)
     except Exception as exc:  # noqa: BLE001 - backends raise many kinds; each is a finding

@@ -17,12 +17,12 @@ from conformance.registry import REGISTRY, CheckSpec, Scope
 from conformance.results import CheckResult, CompileMatrix
 from conformance.rules.documents import RuleSet
 from conformance.rules.metarules import meta_group, reference_index
+from conformance.rules.outcomes import RuleOutcome
 from conformance.rules.profiles import Profile, logsource_row, profile_named
 from conformance.rules.toolchain import (
     DEFAULT_RULE_TIMEOUT,
     CompiledRule,
     CompileJob,
-    RuleOutcome,
     ToolchainConfig,
     check_targets_installed,
     installed_plugins,

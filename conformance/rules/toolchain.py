@@ -31,6 +31,13 @@ from typing import Any
 
 from conformance.findings import UsageError
 from conformance.rules.documents import RuleDocument
+from conformance.rules.metarules import compile_group
+from conformance.rules.outcomes import (
+    RuleOutcome,
+    ValidatorIssue,
+    convert,
+    issue_detail,
+)
 
 #: Below this many rules a process pool costs more than it saves.
 _INLINE_BELOW = 64
@@ -94,40 +101,6 @@ class ToolchainConfig:
     attack_data: str | None = None
     #: Validator name → constructor keyword arguments (``--validation-config``'s ``config:``).
     validator_params: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
-
-
-@dataclass(frozen=True)
-class TargetOutcome:
-    """One rule on one target: converted, or why not."""
-
-    target: str
-    ok: bool
-    message: str | None = None
-    query: str | None = None
-
-
-@dataclass(frozen=True)
-class ValidatorIssue:
-    """One pySigma validator issue on one rule."""
-
-    validator: str
-    severity: str  # pySigma's severity name: informational, low, medium, high, critical
-    description: str
-    detail: str = ""  # the issue's own fields (``fieldname: foo``), as pySigma gives them
-
-
-@dataclass(frozen=True)
-class RuleOutcome:
-    """Everything the toolchain said about one document."""
-
-    ruleset: int
-    index: int
-    parse_errors: tuple[str, ...] = ()
-    targets: tuple[TargetOutcome, ...] = ()
-    issues: tuple[ValidatorIssue, ...] = ()
-    #: Set when the rule ran out of its time budget: what it was doing then. Nothing else in
-    #: the outcome is then a judgement (the rule was not judged).
-    over_budget: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,8 +179,6 @@ def compile_one(config: ToolchainConfig, ruleset: int, index: int, data: Any) ->
 
     tools = _toolchain(config)
     if isinstance(data, list):  # a correlation or filter with the rules it refers to
-        from conformance.rules.metarules import compile_group
-
         outcome: RuleOutcome = compile_group(tools, ruleset, index, data)
         return outcome
     try:
@@ -230,33 +201,8 @@ def compile_one(config: ToolchainConfig, ruleset: int, index: int, data: Any) ->
     outcomes = []
     for position, (spec, backend) in enumerate(tools.backends.items()):
         fresh = rule if position == 0 else SigmaRule.from_dict(data, collect_errors=True)
-        outcomes.append(_convert(spec, backend, fresh))
+        outcomes.append(convert(spec, backend, fresh))
     return RuleOutcome(ruleset, index, targets=tuple(outcomes), issues=tuple(issues))
-
-
-def issue_detail(issue: Any) -> str:
-    """A pySigma validation issue's own fields (all but ``rules``), e.g. ``fieldname: foo``:
-    what pySigma's ``str(issue)`` prints after the description."""
-    import dataclasses
-
-    parts = []
-    for item in dataclasses.fields(issue):
-        if item.name in ("rules", "severity", "description"):
-            continue
-        value = getattr(issue, item.name)
-        text = ", ".join(map(str, value)) if isinstance(value, list | tuple | set) else str(value)
-        parts.append(f"{item.name}: {text[:200]}")
-    return "; ".join(parts)
-
-
-def _convert(spec: str, backend: Any, rule: Any) -> TargetOutcome:
-    try:
-        queries = backend.convert_rule(rule)
-    except Exception as exc:  # noqa: BLE001 - backends raise many kinds; each is a finding
-        return TargetOutcome(spec, ok=False, message=f"{type(exc).__name__}: {exc}")
-    if not queries:
-        return TargetOutcome(spec, ok=False, message="the backend produced no query")
-    return TargetOutcome(spec, ok=True, query=str(queries[0]))
 
 
 def _compile_chunk(
@@ -313,7 +259,7 @@ def _where(frame: FrameType | None) -> str:
         below, frame = frame, frame.f_back
     if frame is None or below is None:
         return "compiling"
-    if below.f_code is _convert.__code__:
+    if below.f_code is convert.__code__:
         return f"converting for {below.f_locals.get('spec')}"
     validator = below.f_locals.get("self")
     if below.f_code.co_name == "validate" and validator is not None:

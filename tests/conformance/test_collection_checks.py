@@ -49,6 +49,6 @@ def test_duplicate_reported_at_the_second_document() -> None:
     finding = results[0].findings[0]
     assert finding.reproduction.document_index == 2
     assert "already used by x:" in finding.message
-    assert "(document 1)" in finding.message
+    assert "(document 2)" in finding.message  # the first user, counted from 1
     assert finding.reproduction.line is not None
     assert finding.reproduction.line > 1

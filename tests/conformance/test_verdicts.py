@@ -27,7 +27,8 @@ from conformance.clientmode.outcome import RunRecord, ScenarioOutcome
 from conformance.clientmode.scenarios import SCENARIOS
 from conformance.registry import REGISTRY
 from conformance.rules.documents import parse_body
-from conformance.rules.toolchain import CompiledRule, RuleOutcome, TargetOutcome
+from conformance.rules.outcomes import RuleOutcome, TargetOutcome
+from conformance.rules.toolchain import CompiledRule
 from conformance.runner import new_result, run_check
 from mockserver.app import create_app
 from mockserver.liveserver import LiveServer
