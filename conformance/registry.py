@@ -75,8 +75,9 @@ class Registry:
         # registers the same check again: replace it. Another function with the name is a bug.
         if known is not None and _origin(known.func) != _origin(func):
             raise ValueError(f"check {name!r} is registered twice")
-        doc = (func.__doc__ or "").strip().splitlines()
-        spec = CheckSpec(name, scope, func, doc[0] if doc else name, statement_of(name))
+        # The docstring's first paragraph, whole: a first line alone can stop mid-sentence.
+        summary = " ".join((func.__doc__ or "").strip().split("\n\n")[0].split())
+        spec = CheckSpec(name, scope, func, summary or name, statement_of(name))
         self._checks[name] = spec
         return spec
 

@@ -105,7 +105,7 @@ def one_rule_per_ioc(rules: RuleSet) -> Iterator[Finding]:
     for key, docs in _repeats(rules, keys):
         yield document_finding(
             docs[1],
-            f"IOC {key} has rules in documents {', '.join(str(d.index) for d in docs)}",
+            f"IOC {key} has rules in documents {', '.join(str(d.index + 1) for d in docs)}",
             received=f"{len(docs)} rules",
             expected="one rule per IOC",
         )
@@ -129,7 +129,8 @@ def titles_are_distinct(rules: RuleSet) -> Iterator[Finding]:
             check="titles_are_distinct",
             message=f"{len(repeated)} title(s) shared by {total} rules, e.g. {sample[0]!r}",
             severity=Severity.WARNING,
-            received=f"{sample[0]!r} in documents {', '.join(str(d.index) for d in sample[1][:5])}",
+            received=f"{sample[0]!r} in documents "
+            + ", ".join(str(d.index + 1) for d in sample[1][:5]),
             expected="a distinct title per rule (pySigma duplicate_title)",
             reproduction=Reproduction(source=rules.source),
         )
