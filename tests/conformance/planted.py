@@ -26,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from conformance.rules.documents import split_documents
 from mockserver.config import MockConfig
+from tests.keys import EXPIRED_KEY, FREE_KEY, PRO_KEY
 
 if TYPE_CHECKING:
     from conformance.results import RunResult
@@ -373,7 +374,7 @@ def sub(pattern: str, replacement: str, *, only: str = "") -> Callable[[str], st
 
 
 #: The demo keys the mock's committed fixtures hold.
-PRO, FREE, EXPIRED = "sk_live_demo_pro", "sk_live_demo_free", "sk_live_demo_expired"
+PRO, FREE, EXPIRED = PRO_KEY, FREE_KEY, EXPIRED_KEY
 
 
 @functools.cache

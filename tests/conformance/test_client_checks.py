@@ -19,8 +19,9 @@ from conformance.clientmode.outcome import (
 )
 from conformance.clientmode.scenarios import Scenario, Step
 from conformance.findings import Finding, Severity, SkipCheck
+from tests.keys import PRO_KEY
 
-KEY = "sk_live_demo_pro"
+KEY = PRO_KEY
 SIGMA = "/api/v1/iocs/sigma"
 DETECTION = "detection:\n  selection:\n    DestinationIp: {ip}\n  condition: selection\n"
 RULE_A = "title: A\nid: a\n" + DETECTION.format(ip="203.0.113.1")

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from conformance.cli import main
 from conformance.clientmode.scenarios import SCENARIOS
+from tests.keys import PRO_KEY
 
 PY = sys.executable
 
@@ -64,7 +65,7 @@ def test_the_client_gets_its_environment_and_nothing_else(
     env = json.loads(seen.read_text())
     assert set(env) == {"SOCDEFENDERS_BASE_URL", "SOCDEFENDERS_API_KEY", "SOCDEFENDERS_RULES_FILE"}
     assert env["SOCDEFENDERS_BASE_URL"].startswith("http://127.0.0.1:")
-    assert env["SOCDEFENDERS_API_KEY"] == "sk_live_demo_pro"
+    assert env["SOCDEFENDERS_API_KEY"] == PRO_KEY
     assert Path(env["SOCDEFENDERS_RULES_FILE"]).name == "rules.yml"
     assert not Path(env["SOCDEFENDERS_RULES_FILE"]).parent.exists()  # the scratch dir is gone
     # It fetched nothing and exited 0: not a sync.

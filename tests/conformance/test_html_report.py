@@ -21,8 +21,9 @@ from conformance.results import CheckResult, RunResult
 from mockserver.app import create_app
 from mockserver.liveserver import LiveServer
 from tests.conformance.test_report import _run
+from tests.keys import PRO_KEY
 
-PRO = "sk_live_demo_pro"
+PRO = PRO_KEY
 HOSTILE = "<script>alert('x')</script> & \"quoted\""
 
 

@@ -26,6 +26,7 @@ from conformance.progress import (
 )
 from conformance.server.transport import Credentials, Transport, TransportConfig
 from tests.conformance.test_transport import KEY, FakeClock, RateLimitedApp, serve_wsgi
+from tests.keys import PRO_KEY
 
 PY = sys.executable
 
@@ -163,7 +164,7 @@ def test_server_cli_shows_checks_done_and_requests_spent(verbose: bool) -> None:
     from mockserver.app import create_app
     from mockserver.liveserver import LiveServer
 
-    key = "sk_live_demo_pro"
+    key = PRO_KEY
     with LiveServer(create_app()) as server:
         args = ["server", "--base-url", server.url, "--api-key", key, "--seed", "1"]
         args += ["--check", "missing_key_is_401_missing_api_key", "--max-requests", "50"]

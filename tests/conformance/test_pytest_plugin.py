@@ -10,10 +10,11 @@ from mockserver.app import create_app
 from mockserver.liveserver import LiveServer
 from tests.conformance.fake_servers import serve_wsgi
 from tests.conformance.planted import Planted
+from tests.keys import PRO_KEY
 
 pytest_plugins = ["pytester"]
 
-PRO = "sk_live_demo_pro"
+PRO = PRO_KEY
 USER_TESTS = """
 from conformance.pytest_plugin import test_socdefenders_check  # noqa: F401
 

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.redaction import Scrubber, redact_key
+from tests.keys import PRO_KEY
 
 
 def test_a_live_key_keeps_its_prefix_and_last_four() -> None:
@@ -15,7 +16,7 @@ def test_a_live_key_keeps_its_prefix_and_last_four() -> None:
 
 
 def test_a_short_key_is_fully_masked() -> None:
-    assert redact_key("sk_live_demo_pro") == "sk_live_…"
+    assert redact_key(PRO_KEY) == "sk_live_…"
     assert redact_key("sk_live_") == "sk_live_…"
 
 

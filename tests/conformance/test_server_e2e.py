@@ -14,8 +14,9 @@ from conformance.server.run import load_server_checks
 from mockserver.app import create_app
 from mockserver.liveserver import LiveServer
 from tests.conformance.planted import FAST_FREE_WINDOW
+from tests.keys import EXPIRED_KEY, FREE_KEY, PRO_KEY
 
-PRO, FREE, EXPIRED = "sk_live_demo_pro", "sk_live_demo_free", "sk_live_demo_expired"
+PRO, FREE, EXPIRED = PRO_KEY, FREE_KEY, EXPIRED_KEY
 
 
 @pytest.fixture

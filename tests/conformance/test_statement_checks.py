@@ -12,6 +12,7 @@ from tests.conformance.catalogue import _drop_rate_headers
 from tests.conformance.planted import check_server as run
 from tests.conformance.planted import each_error, respond, served
 from tests.conformance.rule_samples import GOOD_VALUES, body, failed_checks, sample_rule
+from tests.keys import PRO_KEY
 
 NEW_SERVER_CHECKS = (
     "rate_limit_headers_on_every_response",
@@ -51,7 +52,7 @@ def test_the_429_probe_is_skipped_with_its_reason_without_a_free_key() -> None:
 
     name = "over_the_limit_is_429_rate_limit_exceeded"
     with served(lambda app: app) as url:
-        config = ServerConfig(base_url=url, api_key="sk_live_demo_pro", include=(name,), seed=1)
+        config = ServerConfig(base_url=url, api_key=PRO_KEY, include=(name,), seed=1)
         result = run_server(config)
     (check,) = [c for c in result.checks if c.name == name]
     assert check.status(strict=False) is Status.SKIPPED
@@ -66,7 +67,7 @@ def test_the_429_probe_with_the_pro_key_is_bounded_by_the_budget() -> None:
     with served(lambda app: app) as url:
         config = ServerConfig(
             base_url=url,
-            api_key="sk_live_demo_pro",
+            api_key=PRO_KEY,
             include=(name,),
             seed=1,
             probe_rate_limit=True,
@@ -152,7 +153,7 @@ def test_probe_rate_limit_trips_the_pro_key_within_what_remaining_says() -> None
         result = run_server(
             ServerConfig(
                 base_url=server.url,
-                api_key="sk_live_demo_pro",
+                api_key=PRO_KEY,
                 include=(name,),
                 seed=1,
                 probe_rate_limit=True,

@@ -17,6 +17,7 @@ from conformance.target_aliases import VENDOR_ALIASES, alias_of, resolve_targets
 from mockserver.app import create_app
 from mockserver.liveserver import LiveServer
 from tests.conformance.rule_samples import body, sample_rule
+from tests.keys import PRO_KEY
 
 
 def test_every_vendor_name_resolves_to_a_default_target() -> None:
@@ -119,7 +120,7 @@ def test_server_mode_resolves_aliases_from_options_and_environment() -> None:
 @pytest.mark.slow
 def test_server_mode_names_the_pair_an_alias_resolved_to(tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    args = ["server", "--api-key", "sk_live_demo_pro", "--seed", "1", "--targets", "elastic"]
+    args = ["server", "--api-key", PRO_KEY, "--seed", "1", "--targets", "elastic"]
     args += ["--check", "rules_compile_on_required_targets", "--json", str(report)]
     with LiveServer(create_app()) as server:
         result = CliRunner().invoke(main, [*args, "--base-url", server.url])

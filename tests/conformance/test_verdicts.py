@@ -33,8 +33,9 @@ from conformance.runner import new_result, run_check
 from mockserver.app import create_app
 from mockserver.liveserver import LiveServer
 from tests.conformance.rule_samples import body, sample_rule
+from tests.keys import EXPIRED_KEY, FREE_KEY, PRO_KEY
 
-PRO, FREE, EXPIRED = "sk_live_demo_pro", "sk_live_demo_free", "sk_live_demo_expired"
+PRO, FREE, EXPIRED = PRO_KEY, FREE_KEY, EXPIRED_KEY
 FAST_RULES = ["--targets", "splunk+sysmon", "--workers", "1"]
 #: A server run that needs few requests: no Hypothesis exploring, no compiling.
 FEW_CHECKS = ["--check", "media_type_is_yaml", "--check", "rule_ids_are_unique"]

@@ -20,9 +20,10 @@ from mockserver.faults import FaultSettings
 from mockserver.fixtures import dump_dataset
 from mockserver.generate import generate_meta, generate_records
 from mockserver.testing import LiveMock, live_socdefenders
+from tests.keys import FREE_KEY, PRO_KEY, REVOKED_KEY
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-PRO = "sk_live_demo_pro"
+PRO = PRO_KEY
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +149,8 @@ def test_sync_keeps_the_old_file_when_the_answer_is_bad(
 
 def test_sync_stops_at_once_on_a_refused_key(fixtures: Path, tmp_path: Path) -> None:
     with serving(fixtures) as live:
-        result = run("sync_rules.py", live, tmp_path / "r.yml", key="sk_live_demo_revoked")
-        free = run("sync_rules.py", live, tmp_path / "r.yml", key="sk_live_demo_free")
+        result = run("sync_rules.py", live, tmp_path / "r.yml", key=REVOKED_KEY)
+        free = run("sync_rules.py", live, tmp_path / "r.yml", key=FREE_KEY)
         statuses = [r.status for r in live.requests]
     assert (result.returncode, free.returncode) == (3, 3)
     assert statuses == [401, 403]  # one request each: no retry
@@ -200,7 +201,7 @@ def test_naive_client_leaves_a_partial_file(fixtures: Path, tmp_path: Path) -> N
 
 def test_naive_client_hammers_on_401(fixtures: Path, tmp_path: Path) -> None:
     with serving(fixtures) as live:
-        run("naive_client.py", live, tmp_path / "r.yml", key="sk_live_demo_revoked")
+        run("naive_client.py", live, tmp_path / "r.yml", key=REVOKED_KEY)
         statuses = [r.status for r in live.requests]
     assert statuses == [401] * 20
 

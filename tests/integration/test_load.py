@@ -32,6 +32,7 @@ from mockserver.app import create_app
 from mockserver.config import MockConfig, apply_rate_limits
 from mockserver.liveserver import LiveServer
 from tests.integration.redis_server import redis_url
+from tests.keys import PRO_KEY
 
 __all__ = ["redis_url"]  # the fixture, imported so that pytest finds it here
 
@@ -191,8 +192,8 @@ def _wait_for_workers(process: subprocess.Popen[bytes], log: Path, workers: int)
 
 def _mixed_requests() -> list[Request]:
     """A realistic mix for the load test: Sigma pages, filters, the JSON list, both headers."""
-    bearer = {"Authorization": "Bearer sk_live_demo_pro"}
-    header = {"X-API-Key": "sk_live_demo_pro"}
+    bearer = {"Authorization": f"Bearer {PRO_KEY}"}
+    header = {"X-API-Key": PRO_KEY}
     return [
         ("/api/v1/iocs/sigma?limit=100", bearer),
         ("/api/v1/iocs/sigma?type=ipv4&confidence=high&limit=20", header),

@@ -14,11 +14,12 @@ import yaml
 
 from mockserver.config import MockConfig, apply_rate_limits
 from mockserver.liveserver import LiveServer
+from tests.keys import EXPIRED_KEY, FREE_KEY, PRO_KEY, REVOKED_KEY
 
 SIGMA = "/api/v1/iocs/sigma"
 IOCS = "/api/v1/iocs"
-PRO = {"Authorization": "Bearer sk_live_demo_pro"}
-FREE = {"Authorization": "Bearer sk_live_demo_free"}
+PRO = {"Authorization": f"Bearer {PRO_KEY}"}
+FREE = {"Authorization": f"Bearer {FREE_KEY}"}
 
 
 def assert_envelope(response: requests.Response, status: int, code: str | None = None) -> None:
@@ -70,8 +71,8 @@ def test_free_key_gets_403_on_sigma_and_data_on_iocs(mock_server: LiveServer) ->
     [
         ("GET", SIGMA, {}, 401),
         ("GET", SIGMA, {"X-API-Key": "sk_live_wrong"}, 401),
-        ("GET", SIGMA, {"X-API-Key": "sk_live_demo_expired"}, 401),
-        ("GET", SIGMA, {"X-API-Key": "sk_live_demo_revoked"}, 401),
+        ("GET", SIGMA, {"X-API-Key": EXPIRED_KEY}, 401),
+        ("GET", SIGMA, {"X-API-Key": REVOKED_KEY}, 401),
         ("GET", IOCS, {}, 401),
         ("GET", SIGMA + "?type=bogus", PRO, 400),
         ("GET", SIGMA + "?since=not-a-date", PRO, 400),
@@ -130,8 +131,8 @@ def test_soc_mock_serve_end_to_end(tmp_path: Path) -> None:
         text = "".join(lines)
         match = re.search(r"on (http://127\.0\.0\.1:\d+)", text)
         assert match, text
-        assert "sk_live_demo_pro" in text
-        assert "sk_live_demo_free" in text
+        assert PRO_KEY in text
+        assert FREE_KEY in text
         url = re.search(r"'(http://[^']+/api/v1/iocs/sigma\?[^']+)'", text)
         assert url, text
         response = requests.get(url.group(1), headers=PRO, timeout=10)

@@ -11,6 +11,7 @@ import requests
 import yaml
 
 from mockserver.liveserver import LiveServer
+from tests.keys import PRO_KEY
 
 SIGMA_CLI = str(Path(sys.executable).with_name("sigma"))
 TARGETS = [("splunk", "sysmon"), ("lucene", "ecs_windows")]
@@ -23,7 +24,7 @@ def all_rules(
     response = requests.get(
         mock_server.url + "/api/v1/iocs/sigma",
         params={"limit": "10000"},
-        headers={"Authorization": "Bearer sk_live_demo_pro"},
+        headers={"Authorization": f"Bearer {PRO_KEY}"},
         timeout=30,
     )
     assert response.status_code == 200

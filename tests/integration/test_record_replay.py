@@ -27,8 +27,9 @@ from tests.integration.upstreams import (
     planted_upstream,
     upstream_dataset,
 )
+from tests.keys import FREE_KEY, PRO_KEY
 
-PRO = "sk_live_demo_pro"
+PRO = PRO_KEY
 SIGMA = "/api/v1/iocs/sigma"
 
 
@@ -111,7 +112,7 @@ def test_replay_only_refuses_what_was_not_recorded_and_still_checks_keys(recorde
     with _replay_server(recorded, only=True) as server:
         missing = _get(server.url, SIGMA, "type=ipv4&confidence=high")
         no_key = _get(server.url, SIGMA, "limit=10000", key=None)
-        free = _get(server.url, SIGMA, "limit=10000", key="sk_live_demo_free")
+        free = _get(server.url, SIGMA, "limit=10000", key=FREE_KEY)
         recorded_answer = _get(server.url, SIGMA, "limit=10000")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_recorded"

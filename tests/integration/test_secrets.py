@@ -30,6 +30,7 @@ from mockserver.app import create_app
 from mockserver.auth import APIKey, KeyRing
 from mockserver.config import MockConfig
 from mockserver.faults import FaultSettings, install_faults
+from tests.keys import FREE_KEY, PRO_KEY
 
 BIN = Path(sys.executable).parent
 SECRET = "sk_live_SecretsTest_5f1c9e2b7d4a8c60abcd"
@@ -121,7 +122,7 @@ def test_the_key_appears_in_no_log_or_report(tmp_path: Path) -> None:
             str(BIN / "soc-conformance"), "server",
             "--base-url", base_url,
             "--api-key", SECRET,
-            "--free-key", "sk_live_demo_free",
+            "--free-key", FREE_KEY,
             "--max-examples", "3",
             "--targets", "splunk+sysmon",
             "--json", str(json_report),
@@ -225,7 +226,7 @@ def _fault_request(app: Any, remote: str, **headers: str) -> Any:
     with app.test_client() as client:
         return client.get(
             "/api/v1/iocs/sigma?limit=1",
-            headers={"X-API-Key": "sk_live_demo_pro", "X-Mock-Fault": "500", **headers},
+            headers={"X-API-Key": PRO_KEY, "X-Mock-Fault": "500", **headers},
             environ_base={"REMOTE_ADDR": remote},
         )
 

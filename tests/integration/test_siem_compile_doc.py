@@ -13,6 +13,7 @@ import requests
 import yaml
 
 from mockserver.liveserver import LiveServer
+from tests.keys import PRO_KEY
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "siem-compile.md"
 BIN = Path(sys.executable).parent
@@ -37,7 +38,7 @@ def rules(mock_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> 
     response = requests.get(
         mock_server.url + "/api/v1/iocs/sigma",
         params={"limit": "300"},
-        headers={"Authorization": "Bearer sk_live_demo_pro"},
+        headers={"Authorization": f"Bearer {PRO_KEY}"},
         timeout=30,
     )
     assert response.status_code == 200

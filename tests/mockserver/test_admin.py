@@ -14,8 +14,9 @@ from flask.testing import FlaskClient
 from mockserver.admin import is_loopback_address
 from mockserver.app import create_app
 from mockserver.config import MockConfig
+from tests.keys import PRO_KEY
 
-PRO = {"Authorization": "Bearer sk_live_demo_pro"}
+PRO = {"Authorization": f"Bearer {PRO_KEY}"}
 START = "2026-08-01T00:00:00Z"
 
 

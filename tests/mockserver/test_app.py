@@ -14,9 +14,10 @@ from mockserver.app import create_app
 from mockserver.clock import FixedClock
 from mockserver.config import MockConfig, apply_rate_limits
 from mockserver.fixtures import load_dataset
+from tests.keys import EXPIRED_KEY, FREE_KEY, PRO_KEY, REVOKED_KEY
 
-PRO = {"Authorization": "Bearer sk_live_demo_pro"}
-FREE = {"X-API-Key": "sk_live_demo_free"}
+PRO = {"Authorization": f"Bearer {PRO_KEY}"}
+FREE = {"X-API-Key": FREE_KEY}
 SIGMA = "/api/v1/iocs/sigma"
 IOCS = "/api/v1/iocs"
 
@@ -64,9 +65,7 @@ def test_sigma_rules_for_pro(client: FlaskClient) -> None:
 
 def test_key_in_query_and_x_api_key(client: FlaskClient) -> None:
     assert client.get(f"{SIGMA}?limit=1&api_key=sk_live_demo_pro").status_code == 200
-    assert (
-        client.get(f"{SIGMA}?limit=1", headers={"X-API-Key": "sk_live_demo_pro"}).status_code == 200
-    )
+    assert client.get(f"{SIGMA}?limit=1", headers={"X-API-Key": PRO_KEY}).status_code == 200
 
 
 def test_empty_body_when_nothing_matches(client: FlaskClient) -> None:
@@ -82,8 +81,8 @@ def test_empty_body_when_nothing_matches(client: FlaskClient) -> None:
         ({}, "", 401, "missing_api_key"),
         ({"Authorization": "Bearer sk_live_nope"}, "", 401, "invalid_api_key"),
         ({"Authorization": "Token sk_live_demo_pro"}, "", 401, "invalid_api_key"),
-        ({"X-API-Key": "sk_live_demo_revoked"}, "", 401, "invalid_api_key"),
-        ({"X-API-Key": "sk_live_demo_expired"}, "", 401, "expired_api_key"),
+        ({"X-API-Key": REVOKED_KEY}, "", 401, "invalid_api_key"),
+        ({"X-API-Key": EXPIRED_KEY}, "", 401, "expired_api_key"),
         (FREE, "", 403, "insufficient_tier"),
         (PRO, "type=ipv5", 400, "invalid_parameter"),
         (PRO, "limit=0", 400, "invalid_parameter"),
@@ -216,7 +215,7 @@ def test_every_app_serves_openapi_and_refuses_a_stray_fault_header(client: Flask
     assert document.status_code == 200
     assert "/api/v1/iocs/sigma" in document.get_json()["paths"]
     stray = client.get(
-        "/api/v1/iocs/sigma", headers={"Authorization": "Bearer sk_live_demo_pro",
+        "/api/v1/iocs/sigma", headers={"Authorization": f"Bearer {PRO_KEY}",
                                        "X-Mock-Fault": "503"}
     )  # fmt: skip
     assert_envelope(stray, 403, "fault_injection_refused")
@@ -228,6 +227,6 @@ def test_faults_from_the_config_reach_the_app() -> None:
 
     config = MockConfig(faults=FaultSettings.from_options(["502:max=1"]))
     client = create_app(config).test_client()
-    headers = {"Authorization": "Bearer sk_live_demo_pro"}
+    headers = {"Authorization": f"Bearer {PRO_KEY}"}
     assert_envelope(client.get("/api/v1/iocs/sigma", headers=headers), 502, "bad_gateway")
     assert client.get("/api/v1/iocs/sigma", headers=headers).status_code == 200

@@ -7,6 +7,7 @@ import pytest
 from mockserver.auth import KeyRing, presented_key
 from mockserver.errors import ConfigError, ExpiredAPIKey, InvalidAPIKey, MissingAPIKey
 from mockserver.fixtures import load_key_records
+from tests.keys import EXPIRED_KEY, FREE_KEY, PRO_KEY, REVOKED_KEY
 
 RING = KeyRing.from_records(load_key_records(), tiers=["pro", "free"])
 
@@ -36,12 +37,12 @@ def test_non_bearer_authorization_is_invalid() -> None:
 
 
 def test_demo_keys() -> None:
-    assert RING.authenticate("sk_live_demo_pro").tier == "pro"
-    assert RING.authenticate("sk_live_demo_free").tier == "free"
+    assert RING.authenticate(PRO_KEY).tier == "pro"
+    assert RING.authenticate(FREE_KEY).tier == "free"
     with pytest.raises(ExpiredAPIKey):
-        RING.authenticate("sk_live_demo_expired")
+        RING.authenticate(EXPIRED_KEY)
     with pytest.raises(InvalidAPIKey):
-        RING.authenticate("sk_live_demo_revoked")
+        RING.authenticate(REVOKED_KEY)
     for bad in (
         "sk_live_unknown",
         "sk_test_demo_pro",
@@ -57,7 +58,7 @@ def test_demo_keys() -> None:
 
 
 def test_key_repr_and_fingerprint_hide_the_secret() -> None:
-    key = RING.authenticate("sk_live_demo_pro")
+    key = RING.authenticate(PRO_KEY)
     assert "demo_pro" not in repr(key)
     assert "sk_live_…_pro" in repr(key)
     assert "demo" not in key.fingerprint

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from mockserver.cli import banner, main
+from tests.keys import PRO_KEY, REVOKED_KEY
 
 
 @pytest.fixture
@@ -53,8 +54,8 @@ def test_keys_lists_demo_keys_and_redacts_others(runner: CliRunner, tmp_path: Pa
     )
     result = runner.invoke(main, ["keys", "--keys", str(extra)])
     assert result.exit_code == 0, result.output
-    assert "sk_live_demo_pro" in result.output
-    assert "sk_live_demo_revoked" in result.output
+    assert PRO_KEY in result.output
+    assert REVOKED_KEY in result.output
     assert "customsecret" not in result.output
     assert "sk_live_…9876" in result.output
 
@@ -75,8 +76,8 @@ def test_serve_rejects_bad_options(runner: CliRunner) -> None:
 
 
 def test_banner_shows_keys_and_working_commands() -> None:
-    text = banner("http://127.0.0.1:8000", [("sk_live_demo_pro", "pro", "active")])
-    assert "sk_live_demo_pro" in text
+    text = banner("http://127.0.0.1:8000", [(PRO_KEY, "pro", "active")])
+    assert PRO_KEY in text
     assert "curl -fsS -H 'Authorization: Bearer sk_live_demo_pro'" in text
     assert "http://127.0.0.1:8000/api/v1/iocs/sigma?" in text
     assert "sigma convert -t splunk -p sysmon rules.yml" in text
@@ -128,7 +129,7 @@ def test_serve_wires_faults_and_the_moving_clock(
     assert client.get("/openapi.json").status_code == 200
     forced = client.get(
         "/api/v1/iocs/sigma",
-        headers={"Authorization": "Bearer sk_live_demo_pro", "X-Mock-Fault": "502"},
+        headers={"Authorization": f"Bearer {PRO_KEY}", "X-Mock-Fault": "502"},
     )
     assert forced.status_code == 502
 
@@ -146,7 +147,7 @@ def test_serve_faults_from_env_and_no_faults_turns_them_off(
     result, app = serve(runner, monkeypatch, "--no-faults", "--no-access-log")
     assert result.exit_code == 0, result.output
     assert not app.extensions["socmock"].config.faults.enabled
-    header = {"Authorization": "Bearer sk_live_demo_pro", "X-Mock-Fault": "500"}
+    header = {"Authorization": f"Bearer {PRO_KEY}", "X-Mock-Fault": "500"}
     refused = app.test_client().get("/api/v1/iocs/sigma", headers=header)
     assert refused.status_code == 403
     assert refused.get_json()["error"]["code"] == "fault_injection_refused"

@@ -35,8 +35,9 @@ from mockserver.faults import (
 from mockserver.fixtures import dump_dataset
 from mockserver.generate import generate_meta, generate_records
 from mockserver.liveserver import LiveServer
+from tests.keys import PRO_KEY
 
-PRO = {"Authorization": "Bearer sk_live_demo_pro"}
+PRO = {"Authorization": f"Bearer {PRO_KEY}"}
 SIGMA = "/api/v1/iocs/sigma?limit=7"
 
 

@@ -11,6 +11,7 @@ import pytest
 from mockserver.errors import FixtureError
 from mockserver.fixtures import load_dataset, load_key_records, locate, parse_dataset
 from mockserver.model import rule_id
+from tests.keys import EXPIRED_KEY, FREE_KEY, PRO_KEY, REVOKED_KEY
 
 
 def record(**overrides: Any) -> dict[str, Any]:
@@ -75,10 +76,10 @@ def test_committed_files_are_found() -> None:
     assert locate("iocs.json").is_file()
     secrets = {r["key"]: (r["tier"], r["status"]) for r in load_key_records()}
     assert secrets == {
-        "sk_live_demo_pro": ("pro", "active"),
-        "sk_live_demo_free": ("free", "active"),
-        "sk_live_demo_expired": ("pro", "expired"),
-        "sk_live_demo_revoked": ("pro", "revoked"),
+        PRO_KEY: ("pro", "active"),
+        FREE_KEY: ("free", "active"),
+        EXPIRED_KEY: ("pro", "expired"),
+        REVOKED_KEY: ("pro", "revoked"),
     }
     with pytest.raises(FixtureError, match="not found"):
         locate("nothing.json")

@@ -29,6 +29,7 @@ from mockserver.faults import (
     parse_fault_spec,
 )
 from mockserver.model import CONFIDENCES, INDUSTRIES, IOC_TYPES
+from tests.keys import EXPIRED_KEY, FREE_KEY, PRO_KEY, REVOKED_KEY
 
 #: Keys configured on top of the demo keys: one per status and tier, none of them public.
 SECRET_KEYS = {
@@ -38,10 +39,10 @@ SECRET_KEYS = {
     "sk_live_FuzzRevoked_9a8b7c6d5e4f3a21": ("pro", "revoked"),
 }
 DEMO_KEYS = (
-    "sk_live_demo_pro",
-    "sk_live_demo_free",
-    "sk_live_demo_expired",
-    "sk_live_demo_revoked",
+    PRO_KEY,
+    FREE_KEY,
+    EXPIRED_KEY,
+    REVOKED_KEY,
 )
 ALL_KEYS = (*SECRET_KEYS, *DEMO_KEYS)
 UNLIMITED = "pro=100000000/minute;1000000000/day,free=100000000/minute;1000000000/day"
@@ -263,7 +264,7 @@ def test_raw_query_string_bytes(plain_app: Flask, raw: bytes, key: str, path: st
 @pytest.mark.parametrize("raw", [b"\xed", b"type=\xff", b"limit=1&since=\xe9t\xe9"])
 @pytest.mark.parametrize("path", PATHS[:2])
 def test_raw_non_utf8_query_string_is_a_400(plain_app: Flask, raw: bytes, path: str) -> None:
-    response = _raw_get(plain_app, path, raw, "sk_live_demo_pro")
+    response = _raw_get(plain_app, path, raw, PRO_KEY)
     check_answer(response)
     assert response.status_code == 400
 
@@ -308,7 +309,7 @@ def test_fault_header_with_faults_enabled(
     assert response.status_code in (400, 403), response.status_code
 
 
-@pytest.mark.parametrize("key", [next(iter(SECRET_KEYS)), "sk_live_demo_pro"])
+@pytest.mark.parametrize("key", [next(iter(SECRET_KEYS)), PRO_KEY])
 def test_a_key_sent_as_the_fault_header_is_not_echoed(fault_app: Flask, key: str) -> None:
     headers = {"Authorization": f"Bearer {key}", "X-Mock-Fault": key}
     response = _get(fault_app, PATHS[0], [("limit", "5")], headers)

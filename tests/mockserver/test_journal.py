@@ -14,6 +14,7 @@ from mockserver.config import MockConfig
 from mockserver.faults import FaultSettings, install_faults
 from mockserver.journal import RequestJournal, redact_header, redact_query
 from mockserver.liveserver import LiveServer
+from tests.keys import PRO_KEY
 
 SECRET = "sk_live_CustomerSecret_7f3a9c"
 JOURNAL = "/_admin/requests"
@@ -33,7 +34,7 @@ def journal(app: Flask) -> dict[str, Any]:
 
 def test_requests_are_journalled_oldest_first(app: Flask) -> None:
     client = app.test_client()
-    client.get("/api/v1/iocs/sigma?type=ipv4&limit=2", headers={"X-API-Key": "sk_live_demo_pro"})
+    client.get("/api/v1/iocs/sigma?type=ipv4&limit=2", headers={"X-API-Key": PRO_KEY})
     client.get("/api/v1/iocs/sigma")
     client.post("/api/v1/iocs")
     body = journal(app)
@@ -138,7 +139,7 @@ def test_ring_unit() -> None:
 def test_the_status_is_what_the_client_got_after_faults(app: Flask) -> None:
     install_faults(app, FaultSettings.from_options(["503"]))
     client = app.test_client()
-    assert client.get("/api/v1/iocs", headers={"X-API-Key": "sk_live_demo_pro"}).status_code == 503
+    assert client.get("/api/v1/iocs", headers={"X-API-Key": PRO_KEY}).status_code == 503
     assert client.get("/api/v1/iocs", headers={"X-Mock-Fault": "nope"}).status_code == 400
     statuses = [entry["status"] for entry in journal(app)["requests"]]
     assert statuses == [503, 400]

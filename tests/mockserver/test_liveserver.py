@@ -15,6 +15,7 @@ from flask import Flask
 from mockserver.app import create_app
 from mockserver.config import MockConfig
 from mockserver.liveserver import ErrorRecorder, LiveServer, LiveServerError
+from tests.keys import PRO_KEY
 
 
 def get(url: str, **headers: str) -> tuple[int, bytes]:
@@ -38,7 +39,7 @@ def test_serves_on_a_loopback_port(app: Flask) -> None:
         status, body = get(server.url + "/healthz")
         assert (status, json.loads(body)["status"]) == (200, "ok")
         status, body = get(
-            server.url + "/api/v1/iocs/sigma?limit=2", Authorization="Bearer sk_live_demo_pro"
+            server.url + "/api/v1/iocs/sigma?limit=2", Authorization=f"Bearer {PRO_KEY}"
         )
         assert status == 200
         assert body.count(b"\n---\n") == 1
@@ -92,7 +93,7 @@ def test_access_log_redacts_keys(
     lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
     lines += capsys.readouterr().err.splitlines()
     assert any("api_key=sk_live_…_pro" in line and " 200 " in line for line in lines), lines
-    assert not any("sk_live_demo_pro" in line for line in lines)
+    assert not any(PRO_KEY in line for line in lines)
 
 
 def test_unknown_server_kind_is_refused(app: Flask) -> None:
@@ -157,7 +158,7 @@ def test_a_fault_layer_failure_reaches_the_test(monkeypatch: pytest.MonkeyPatch)
     server = LiveServer(app).start()
     status, _ = get(
         server.url + "/api/v1/iocs/sigma?limit=1",
-        Authorization="Bearer sk_live_demo_pro",
+        Authorization=f"Bearer {PRO_KEY}",
         **{"X-Mock-Fault": "bom-crlf"},
     )
     assert status == 500

@@ -21,8 +21,9 @@ from mockserver.fixtures import dump_dataset
 from mockserver.generate import generate_meta, generate_records
 from mockserver.model import CONFIDENCES, INDUSTRIES, IOC_TYPES
 from mockserver.openapi import IOCS_PATH, OPENAPI_PATH, SIGMA_PATH, build_openapi, register_openapi
+from tests.keys import PRO_KEY
 
-PRO = {"Authorization": "Bearer sk_live_demo_pro"}
+PRO = {"Authorization": f"Bearer {PRO_KEY}"}
 EXAMPLES = 60  # per operation and mode: 2 operations x 2 modes x 60 = a few hundred requests
 
 

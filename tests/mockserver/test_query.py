@@ -20,6 +20,7 @@ from mockserver.query import (
     parse_instant,
     parse_query,
 )
+from tests.keys import PRO_KEY
 from tests.mockserver.mock_strategies import query_args
 
 
@@ -175,7 +176,7 @@ def test_negative_limit_over_http_is_the_documented_400() -> None:
 
     client = create_app(MockConfig()).test_client()
     response = client.get(
-        "/api/v1/iocs/sigma?limit=-1", headers={"Authorization": "Bearer sk_live_demo_pro"}
+        "/api/v1/iocs/sigma?limit=-1", headers={"Authorization": f"Bearer {PRO_KEY}"}
     )
     assert response.status_code == 400
     error = response.get_json()["error"]

@@ -22,10 +22,11 @@ from mockserver.config import MockConfig
 from mockserver.liveserver import LiveServer
 from mockserver.state import state_of
 from mockserver.store import IOCStore
+from tests.keys import EXPIRED_KEY, FREE_KEY, PRO_KEY, REVOKED_KEY
 
 HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-PRO = {"Authorization": "Bearer sk_live_demo_pro"}
-FREE = {"X-API-Key": "sk_live_demo_free"}
+PRO = {"Authorization": f"Bearer {PRO_KEY}"}
+FREE = {"X-API-Key": FREE_KEY}
 SIGMA = "/api/v1/iocs/sigma"
 
 #: (method, path, headers, status): one request of each kind of answer the mock gives.
@@ -36,8 +37,8 @@ ANSWERS = [
     ("GET", "/openapi.json", {}, 200),
     ("GET", SIGMA, {}, 401),
     ("GET", SIGMA, {"Authorization": "Bearer sk_live_nobody"}, 401),
-    ("GET", SIGMA, {"X-API-Key": "sk_live_demo_expired"}, 401),
-    ("GET", SIGMA, {"X-API-Key": "sk_live_demo_revoked"}, 401),
+    ("GET", SIGMA, {"X-API-Key": EXPIRED_KEY}, 401),
+    ("GET", SIGMA, {"X-API-Key": REVOKED_KEY}, 401),
     ("GET", SIGMA, FREE, 403),
     ("GET", f"{SIGMA}?limit=-1", PRO, 400),
     ("GET", "/api/v1/nothing", PRO, 404),

@@ -15,9 +15,10 @@ from mockserver.cli import main
 from mockserver.config import DEFAULT_TIERS, MockConfig, apply_rate_limits
 from mockserver.ratelimit import redact_uri
 from mockserver.serving import AccessLog, GranianServer, _granian_internals
+from tests.keys import PRO_KEY
 
 SIGMA = "/api/v1/iocs/sigma?limit=1"
-PRO = {"Authorization": "Bearer sk_live_demo_pro"}
+PRO = {"Authorization": f"Bearer {PRO_KEY}"}
 
 
 def test_the_granian_internals_it_drives_are_there() -> None:
@@ -90,7 +91,7 @@ def test_access_log_is_buffered_and_redacted() -> None:
         log.close()
     text = stream.getvalue()
     assert '"GET /api/v1/iocs/sigma?limit=1&api_key=sk_live_…_pro HTTP/1.1" 200' in text, text
-    assert "sk_live_demo_pro" not in text
+    assert PRO_KEY not in text
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from mockserver.testing import (
     load_reference_dataset,
     mock_socdefenders,
 )
+from tests.keys import PRO_KEY
 
 SIGMA = "https://socdefenders.ai/api/v1/iocs/sigma"
 
@@ -96,7 +97,7 @@ def test_custom_base_url(config: MockConfig) -> None:
 
 @pytest.mark.usefixtures("no_sockets")
 def test_faults_in_process(config: MockConfig) -> None:
-    headers = {"Authorization": "Bearer sk_live_demo_pro"}
+    headers = {"Authorization": f"Bearer {PRO_KEY}"}
     with mock_socdefenders(config, faults=FaultSettings(enabled=True)) as mock:
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             requests.get(SIGMA, headers={**headers, "X-Mock-Fault": "truncate"}, timeout=5)
@@ -203,3 +204,16 @@ def test_reference_server_serves_logs_and_knows_the_body_for_a_query() -> None:
         assert len(server.body_for({"type": "ipv4"})) > len(expected)  # the feed grew
     with pytest.raises(MockServerError, match="not running"):
         _ = server.url
+
+
+def test_the_demo_keys_are_the_keys_the_mock_serves() -> None:
+    """``DEMO_KEYS`` (and so ``tests/keys.py``) is what the committed keys file holds."""
+    from mockserver.state import load_keys
+
+    served = {(k.secret, k.tier, k.status) for k in load_keys(MockConfig()) if k.demo}
+    assert served == {
+        (DEMO_KEYS["pro"], "pro", "active"),
+        (DEMO_KEYS["free"], "free", "active"),
+        (DEMO_KEYS["expired"], "pro", "expired"),
+        (DEMO_KEYS["revoked"], "pro", "revoked"),
+    }
