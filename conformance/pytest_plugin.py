@@ -1,10 +1,8 @@
 """pytest plugin (entry point ``pytest11``): run the server conformance suite inside pytest.
 
-Options (each with its ``SOCDEFENDERS_*`` environment variable as fallback):
-``--socdefenders-base-url``, ``--socdefenders-api-key``, ``--socdefenders-free-key``,
-``--socdefenders-expired-key``, ``--socdefenders-strict``, ``--socdefenders-check``,
-``--socdefenders-exclude``, ``--socdefenders-max-requests``, ``--socdefenders-seed``,
-``--socdefenders-max-examples``, ``--socdefenders-targets``, ``--socdefenders-require-target``.
+Options: every option of ``soc-conformance server``, prefixed (``--socdefenders-base-url``,
+``--socdefenders-api-key``, ``--socdefenders-check``, ...), each with its ``SOCDEFENDERS_*``
+environment variable as fallback (``pytest --help`` lists them).
 
 Fixtures: ``socdefenders_server_config`` (a :class:`~conformance.server.ServerConfig`) and
 ``socdefenders_conformance`` (the :class:`~conformance.results.RunResult` of one run per
@@ -29,51 +27,42 @@ if TYPE_CHECKING:
     from conformance.results import RunResult
     from conformance.server.config import ServerConfig
 
-#: (config field, option, help); every option also reads ``SOCDEFENDERS_<FIELD>``.
-_OPTIONS = (
-    ("base_url", "--socdefenders-base-url", "Server root to check."),
-    ("api_key", "--socdefenders-api-key", "A Pro key."),
-    ("free_key", "--socdefenders-free-key", "A Free key (for the 403 check)."),
-    ("expired_key", "--socdefenders-expired-key", "An expired key (for its 401 check)."),
-    ("max_requests", "--socdefenders-max-requests", "Request budget."),
-    ("seed", "--socdefenders-seed", "Seed for Hypothesis and every random choice."),
-    ("max_examples", "--socdefenders-max-examples", "Hypothesis examples per check."),
-)
-_LIST_OPTIONS = (
-    ("include", "--socdefenders-check", "Run only this check (repeatable)."),
-    ("exclude", "--socdefenders-exclude", "Skip this check (repeatable)."),
-    ("targets", "--socdefenders-targets", "Compile target (repeatable)."),
-    ("required_targets", "--socdefenders-require-target", "Required target (repeatable)."),
-)
-_INTEGERS = {"max_requests", "seed", "max_examples"}
-
 
 class SocDefendersWarning(UserWarning):
     """A check ended with warnings only (undocumented expectations, advisory targets)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the ``--socdefenders-*`` options."""
+    """Register the ``--socdefenders-*`` options: server mode's own (one table,
+    ``conformance.server.config.OPTIONS``), each spelled as on its command line with the
+    ``socdefenders-`` prefix: ``--socdefenders-base-url``, ``--socdefenders-check``..."""
+    from conformance.server.config import OPTIONS
+
     group = parser.getgroup("socdefenders", "SOC Defenders conformance suite")
-    for name, flag, text in _OPTIONS:
-        kind = int if name in _INTEGERS else str
-        group.addoption(flag, dest=f"socdefenders_{name}", type=kind, default=None, help=text)
-    for name, flag, text in _LIST_OPTIONS:
-        group.addoption(flag, dest=f"socdefenders_{name}", action="append", default=[], help=text)
-    group.addoption(
-        "--socdefenders-strict",
-        dest="socdefenders_strict",
-        action="store_true",
-        default=False,
-        help="Undocumented expectations fail instead of warn.",
-    )
+    for option in OPTIONS:
+        flag = "--socdefenders-" + option.flag.removeprefix("--")
+        dest = f"socdefenders_{option.name}"
+        text = f"{option.help} [{option.variable}]"
+        if option.kind is bool:
+            group.addoption(flag, dest=dest, action="store_true", default=False, help=text)
+        elif option.kind is list:
+            group.addoption(flag, dest=dest, action="append", default=[], help=text)
+        else:
+            group.addoption(flag, dest=dest, type=option.kind, default=None, help=text)
 
 
 def _options(config: pytest.Config) -> dict[str, Any]:
-    names = [n for n, _, _ in _OPTIONS] + [n for n, _, _ in _LIST_OPTIONS] + ["strict"]
-    values = {name: config.getoption(f"socdefenders_{name}") for name in names}
-    for name, _, _ in _LIST_OPTIONS:
-        values[name] = tuple(values[name])
+    from conformance.server.config import OPTIONS
+
+    values = {o.name: config.getoption(f"socdefenders_{o.name}") for o in OPTIONS}
+    for option in OPTIONS:
+        if option.kind is list:
+            values[option.name] = tuple(
+                part.strip()
+                for given in values[option.name]
+                for part in given.split(",")
+                if part.strip()
+            )
     return values
 
 

@@ -7,7 +7,8 @@ codes: 0 conformant, 1 failures, 2 usage error, 3 could not test. The seed is al
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -15,25 +16,34 @@ from conformance.commands.conclusion import conclude, split_values
 from conformance.commands.output import output_options
 from conformance.redaction import Scrubber
 from conformance.results import RunResult
+from conformance.server.config import OPTIONS, Option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _click_option(option: Option) -> Callable[[F], F]:
+    """The ``soc-conformance server`` form of a server option."""
+    text = f"{option.help} [{option.variable}]"
+    if option.kind is bool:
+        return click.option(option.flag, option.name, is_flag=True, help=text)
+    if option.kind is list:
+        return click.option(
+            option.flag, option.name, multiple=True, metavar=option.metavar, help=text
+        )
+    return click.option(
+        option.flag, option.name, type=option.kind, metavar=option.metavar, help=text
+    )
+
+
+def server_options(command: F) -> F:
+    """Add every server option (``conformance.server.config.OPTIONS``) to ``command``."""
+    for option in reversed(OPTIONS):
+        command = _click_option(option)(command)
+    return command
 
 
 @click.command("server")
-@click.option("--base-url", metavar="URL", help="Server root [SOCDEFENDERS_BASE_URL].")
-@click.option("--api-key", metavar="KEY", help="A Pro key [SOCDEFENDERS_API_KEY].")
-@click.option("--free-key", metavar="KEY", help="A Free key, for the 403 check.")
-@click.option("--expired-key", metavar="KEY", help="An expired key, for its 401 check.")
-@click.option("--targets", multiple=True, metavar="T[,T...]", help="Compile targets.")
-@click.option("--require-target", multiple=True, metavar="T", help="Make a target required.")
-@click.option("--strict", is_flag=True, help="Undocumented expectations fail instead of warn.")
-@click.option(
-    "--probe-rate-limit", is_flag=True, help="Trip the key's rate limit once to check the 429."
-)
-@click.option("--check", "include", multiple=True, metavar="NAME", help="Run only these checks.")
-@click.option("--exclude", multiple=True, metavar="NAME", help="Skip these checks.")
-@click.option("--max-requests", type=int, help="Request budget (default 600).")
-@click.option("--seed", type=int, help="Seed for Hypothesis and every random choice.")
-@click.option("--max-examples", type=int, help="Hypothesis examples per check (default 12).")
-@click.option("--timeout", type=float, help="Read timeout in seconds (default 30).")
+@server_options
 @click.option(
     "--min-rules",
     type=click.IntRange(min=0),
@@ -54,19 +64,15 @@ def server_command(
     429, never counts a 429 against the server. One request first (the Pro key, limit=1)
     makes sure the run can judge anything: a refused key or a URL where no API answers
     exits 3 at once. With --json - the JSON goes to stdout and this report to stderr.
-    Environment variables: SOCDEFENDERS_BASE_URL,
-    SOCDEFENDERS_API_KEY, SOCDEFENDERS_FREE_KEY, SOCDEFENDERS_EXPIRED_KEY,
-    SOCDEFENDERS_TARGETS, SOCDEFENDERS_REQUIRE_TARGET, SOCDEFENDERS_STRICT, SOCDEFENDERS_CHECK,
-    SOCDEFENDERS_EXCLUDE, SOCDEFENDERS_MAX_REQUESTS, SOCDEFENDERS_SEED,
-    SOCDEFENDERS_MAX_EXAMPLES, SOCDEFENDERS_TIMEOUT, SOCDEFENDERS_PROBE_RATE_LIMIT.
+    Every option also reads its environment variable, shown in brackets.
     """
     from conformance.server.config import ServerConfig
     from conformance.server.run import check_base_url, run_server
 
     given = dict(options)
-    given["required_targets"] = split_values(given.pop("require_target"))
-    for name in ("targets", "include", "exclude"):
-        given[name] = split_values(given[name])
+    for option in OPTIONS:
+        if option.kind is list:
+            given[option.name] = split_values(given[option.name])
     # Keys may come from the command line or the environment: scrub both from the start, so
     # even a configuration error never prints one.
     env_keys = [os.environ.get(f"SOCDEFENDERS_{k}") for k in ("API_KEY", "FREE_KEY", "EXPIRED_KEY")]

@@ -45,6 +45,49 @@ _BOOLS = {"strict", "probe_rate_limit"}
 
 
 @dataclass(frozen=True)
+class Option:
+    """One server-mode option, as every front end offers it: ``soc-conformance server`` as
+    ``--base-url``, the pytest plugin as ``--socdefenders-base-url``, and the environment as
+    ``SOCDEFENDERS_BASE_URL``. Lists take ``T[,T...]`` and may repeat."""
+
+    name: str  # the ServerConfig field
+    flag: str  # the command line's spelling
+    help: str
+    kind: type = str  # str, int, float, bool (a flag), or list (tuple of strings)
+    metavar: str | None = None
+
+    @property
+    def variable(self) -> str:
+        """Its environment variable."""
+        return ENVIRONMENT[self.name]
+
+
+#: The options of server mode, in the order ``--help`` lists them (one table for the command,
+#: the pytest plugin and the environment).
+OPTIONS: tuple[Option, ...] = (
+    Option("base_url", "--base-url", "Server root to check.", metavar="URL"),
+    Option("api_key", "--api-key", "A Pro key.", metavar="KEY"),
+    Option("free_key", "--free-key", "A Free key, for the 403 and 429 checks.", metavar="KEY"),
+    Option("expired_key", "--expired-key", "An expired key, for its 401 check.", metavar="KEY"),
+    Option("targets", "--targets", "Compile targets.", list, "T[,T...]"),
+    Option("required_targets", "--require-target", "Make a target required.", list, "T"),
+    Option("strict", "--strict", "Undocumented expectations fail instead of warn.", bool),
+    Option(
+        "probe_rate_limit",
+        "--probe-rate-limit",
+        "Trip the key's rate limit once to check the 429.",
+        bool,
+    ),
+    Option("include", "--check", "Run only these checks.", list, "NAME"),
+    Option("exclude", "--exclude", "Skip these checks.", list, "NAME"),
+    Option("max_requests", "--max-requests", "Request budget (default 600).", int),
+    Option("seed", "--seed", "Seed for Hypothesis and every random choice.", int),
+    Option("max_examples", "--max-examples", "Hypothesis examples per check (default 12).", int),
+    Option("timeout", "--timeout", "Read timeout in seconds (default 30).", float),
+)
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     """Everything one server run needs; keys never appear in its repr."""
 

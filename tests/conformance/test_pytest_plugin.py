@@ -93,3 +93,18 @@ def test_the_plugin_module_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_command_and_the_pytest_plugin_offer_the_same_server_options(
+    pytester: pytest.Pytester,
+) -> None:
+    """One option table: each option is on ``soc-conformance server`` and, prefixed, in pytest."""
+    from conformance.commands.server import server_command
+    from conformance.server.config import OPTIONS
+
+    flags = {opt for param in server_command.params for opt in getattr(param, "opts", [])}
+    pytest_help = pytester.runpytest("--help").stdout.str()
+    for option in OPTIONS:
+        assert option.flag in flags, option.name
+        assert "--socdefenders-" + option.flag.removeprefix("--") in pytest_help, option.name
+        assert option.variable in pytest_help, option.name
