@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conformance.findings import Finding
     from conformance.results import RunResult
     from conformance.server.config import ServerConfig
 
@@ -117,28 +116,17 @@ def assert_check_passed(result: RunResult, name: str) -> None:
         pytest.skip(f"{name} was not selected in this run")
     check = found[0]
     status = check.status(strict=result.strict)
-    text = "\n".join(_describe(f, strict=result.strict) for f in check.findings[:5])
+    from conformance.report import finding_lines
+
+    text = "\n".join(
+        line for f in check.findings[:5] for line in finding_lines(f, strict=result.strict)
+    )
     if status is Status.SKIPPED:
         pytest.skip(check.skip_reason or "skipped")
     if status is Status.FAILED:
         pytest.fail(f"{name}: {check.description}\n{text}", pytrace=False)
     if status is Status.WARNING:
         warnings.warn(SocDefendersWarning(f"{name}: {text}"), stacklevel=2)
-
-
-def _describe(finding: Finding, *, strict: bool) -> str:
-    lines = [f"[{finding.effective(strict=strict).value.upper()}] {finding.message}"]
-    for label, value in (("received", finding.received), ("expected", finding.expected)):
-        if value:
-            lines.append(f"  {label}: {value}")
-    repro = finding.reproduction
-    if repro.curl:
-        lines.append(f"  reproduce: {repro.curl}")
-    if repro.seed is not None:
-        lines.append(f"  seed: {repro.seed}")
-    if repro.document:
-        lines.append("  document:\n" + "\n".join("    | " + s for s in repro.document.splitlines()))
-    return "\n".join(lines)
 
 
 def test_socdefenders_check(socdefenders_conformance: RunResult, socdefenders_check: str) -> None:

@@ -54,7 +54,8 @@ def document_label(index: int, line: int | None) -> str:
     return f"document {index + 1}" + (f" (line {line})" if line is not None else "")
 
 
-def _finding_lines(finding: Finding, *, strict: bool) -> Iterator[str]:
+def finding_lines(finding: Finding, *, strict: bool) -> Iterator[str]:
+    """One finding as the text report shows it (also the pytest plugin's failure text)."""
     severity = finding.effective(strict=strict).value.upper()
     repro = finding.reproduction
     where = []
@@ -188,7 +189,7 @@ def _text_lines(result: RunResult, width: int) -> list[str]:
         status = c.status(strict=result.strict).value.upper()
         lines += ["", f"{c.name}: {status} ({len(c.findings)} finding(s)) - {c.description}"]
         for finding in c.findings[:SHOWN_PER_CHECK]:
-            lines += list(_finding_lines(finding, strict=result.strict))
+            lines += list(finding_lines(finding, strict=result.strict))
         if len(c.findings) > SHOWN_PER_CHECK:
             rest = c.findings[SHOWN_PER_CHECK:]
             indexes = list(
@@ -382,7 +383,7 @@ def render_junit(result: RunResult) -> str:
         )
         status = c.status(strict=result.strict)
         detail = "\n".join(
-            line for f in c.findings for line in _finding_lines(f, strict=result.strict)
+            line for f in c.findings for line in finding_lines(f, strict=result.strict)
         )
         if status is Status.FAILED:
             failure = ET.SubElement(case, "failure", message=c.findings[0].message[:_CLIP])
