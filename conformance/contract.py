@@ -89,6 +89,8 @@ class Tier:
 
 FREE: Final = Tier("free", per_minute=10, per_day=1_000, max_results=100, lookback_days=1)
 PRO: Final = Tier("pro", per_minute=1_000, per_day=1_000_000, max_results=10_000, lookback_days=365)
+#: The ``limit`` that asks for as much of the feed as a Pro key may get in one answer.
+WHOLE_FEED_LIMIT: Final = str(PRO.max_results)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ but a rule must never be for an IOC the list does not hold.
 from __future__ import annotations
 
 from conformance import contract
-from conformance.checks.filters import BIG, Query, filter_queries, full
+from conformance.checks.filters import Query, filter_queries, full
 from conformance.findings import SkipCheck
 from conformance.registry import check
 from conformance.server.context import ServerContext
@@ -19,13 +19,15 @@ from conformance.server.responses import failure
 @check("server")
 def sigma_rules_match_the_ioc_list(ctx: ServerContext) -> None:
     """For filters F, the Sigma rules are exactly the IOCs /api/v1/iocs lists for F."""
-    ctx.iocs({"limit": BIG})  # SkipCheck before any exploring when the sibling is absent
+    ctx.iocs(
+        {"limit": contract.WHOLE_FEED_LIMIT}
+    )  # SkipCheck before any exploring when the sibling is absent
     judged = 0
 
     def holds(query: Query) -> None:
         nonlocal judged
         rules = full(ctx, query)
-        listing = ctx.iocs({**query, "limit": BIG})
+        listing = ctx.iocs({**query, "limit": contract.WHOLE_FEED_LIMIT})
         if rules.truncated(contract.PRO.max_results) or not listing.complete():
             return
         judged += 1

@@ -18,13 +18,12 @@ from conformance.registry import check
 from conformance.server.context import ServerContext
 from conformance.server.responses import Fetched, failure
 
-BIG = str(contract.PRO.max_results)
 Query = dict[str, str]
 
 
 def full(ctx: ServerContext, query: Mapping[str, str]) -> Fetched:
     """The response to ``query`` with the largest limit."""
-    return ctx.sigma({**query, "limit": BIG})
+    return ctx.sigma({**query, "limit": contract.WHOLE_FEED_LIMIT})
 
 
 def require_subset(narrow: Fetched, wide: Fetched, narrowed_by: str) -> None:
@@ -48,7 +47,7 @@ def require_subset(narrow: Fetched, wide: Fetched, narrowed_by: str) -> None:
 
 def feed_days(ctx: ServerContext) -> list[date]:
     """The distinct ``date`` values of the whole feed, sorted (SkipCheck when it has none)."""
-    days = {_day(i.date) for i in ctx.universe().identities if i is not None}
+    days = {day_of(i.date) for i in ctx.universe().identities if i is not None}
     known = sorted(d for d in days if d is not None)
     if not known:
         raise SkipCheck("the feed has no dated rules to filter")
@@ -79,7 +78,8 @@ def filter_queries(ctx: ServerContext, *, required: tuple[str, ...] = (), min_si
     return names.flatmap(lambda chosen: st.fixed_dictionaries({n: values[n] for n in chosen}))
 
 
-def _day(text: str | None) -> date | None:
+def day_of(text: str | None) -> date | None:
+    """A rule's ``date`` as a day, or None when it is missing or not ``YYYY-MM-DD``."""
     try:
         return date.fromisoformat(text) if text else None
     except ValueError:
@@ -170,7 +170,10 @@ def industry_filter_selects_a_subset(ctx: ServerContext) -> None:
     def holds(pair: tuple[Query, str]) -> None:
         base, industry = pair
         documented = industry in contract.DOCUMENTED_INDUSTRY_EXAMPLES
-        narrowed = ctx.sigma({**base, "industry": industry, "limit": BIG}, documented=documented)
+        narrowed = ctx.sigma(
+            {**base, "industry": industry, "limit": contract.WHOLE_FEED_LIMIT},
+            documented=documented,
+        )
         require_subset(narrowed, full(ctx, base), f"industry={industry}")
 
     strategy = st.tuples(filter_queries(ctx), industries(aliases=True))
@@ -324,7 +327,7 @@ def _sector_data(ctx: ServerContext, whole: Fetched) -> dict[Any, set[str]]:
         if named is not None:
             sectors[ioc_key(identity.ioc_type, identity.value)] = named
     try:
-        listing = ctx.iocs({"limit": BIG})
+        listing = ctx.iocs({"limit": contract.WHOLE_FEED_LIMIT})
     except SkipCheck:
         return sectors
     try:
@@ -354,7 +357,9 @@ def industry_filter_narrows_the_feed(ctx: ServerContext) -> None:
     answers = {}
     for industry in contract.INDUSTRIES:
         documented = industry in contract.DOCUMENTED_INDUSTRY_EXAMPLES
-        answer = ctx.sigma({"industry": industry, "limit": BIG}, documented=documented)
+        answer = ctx.sigma(
+            {"industry": industry, "limit": contract.WHOLE_FEED_LIMIT}, documented=documented
+        )
         answers[industry] = answer
         if not sectors:
             continue

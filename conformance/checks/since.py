@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from conformance import contract
 from conformance.checks.filters import (
-    BIG,
     Query,
+    day_of,
     feed_days,
     filter_queries,
     full,
@@ -65,7 +65,7 @@ def since_is_strict(ctx: ServerContext) -> Iterator[Finding]:
         )
         listed = _listed_by_key(ctx)
         for identity in after.identities:
-            rule_day = _day(identity.date if identity else None)
+            rule_day = day_of(identity.date if identity else None)
             if identity is None or rule_day is None or rule_day >= day:
                 continue
             ioc = listed.get(ioc_key(identity.ioc_type or "", identity.value or ""))
@@ -93,7 +93,7 @@ def since_is_strict(ctx: ServerContext) -> Iterator[Finding]:
             return
         present = after.id_set()
         for identity in everything.identities:
-            rule_day = _day(identity.date if identity else None)
+            rule_day = day_of(identity.date if identity else None)
             if identity is None or rule_day is None or rule_day <= day:
                 continue
             if identity.id not in present:
@@ -113,7 +113,7 @@ def _exact_boundary(ctx: ServerContext) -> Iterator[Finding]:
     """With ``first_seen`` from ``/api/v1/iocs``: excluded at ``since=first_seen``, included
     one second before (when the sibling answers; otherwise nothing to add)."""
     try:
-        listing = ctx.iocs({"limit": BIG})
+        listing = ctx.iocs({"limit": contract.WHOLE_FEED_LIMIT})
     except SkipCheck:
         return
     candidates = [i for i in listing.iocs if i.type in contract.SIGMA_TYPES and i.first_seen]
@@ -176,7 +176,7 @@ def since_with_an_offset_is_the_same_instant(ctx: ServerContext) -> Iterator[Fin
         in_z = full(ctx, {"since": format_since(instant)})
         for offset in _OFFSETS:
             local = instant.astimezone(timezone(offset)).isoformat(timespec="seconds")
-            query = {"since": local, "limit": BIG}
+            query = {"since": local, "limit": contract.WHOLE_FEED_LIMIT}
             response = ctx.transport.get(contract.SIGMA_PATH, query, credentials=ctx.pro)
             if response.status == 400:
                 continue  # allowed: the server refuses offsets outright
@@ -205,7 +205,7 @@ def since_with_an_offset_is_the_same_instant(ctx: ServerContext) -> Iterator[Fin
 def _listed_by_key(ctx: ServerContext) -> dict[IocKey, ListedIoc]:
     """Every IOC ``/api/v1/iocs`` lists, by key; empty when the sibling is not usable."""
     try:
-        listing = ctx.iocs({"limit": BIG})
+        listing = ctx.iocs({"limit": contract.WHOLE_FEED_LIMIT})
     except SkipCheck:
         return {}
     return {ioc_key(i.type, i.value): i for i in listing.iocs}
@@ -229,7 +229,7 @@ def _doc(fetched: Fetched, key: IocKey) -> str | None:
 @check("server")
 def empty_result_is_empty_body(ctx: ServerContext) -> None:
     """A query nothing matches gives 200 with no rules and no ``null`` document."""
-    days = [_day(i.date) for i in ctx.universe().identities if i is not None]
+    days = [day_of(i.date) for i in ctx.universe().identities if i is not None]
     known = [d for d in days if d is not None]
     if not known:
         raise SkipCheck("the feed has no dated rules, so no query is known to be empty")
@@ -272,10 +272,3 @@ def empty_result_is_empty_body(ctx: ServerContext) -> None:
 def _moment(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None

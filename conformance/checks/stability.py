@@ -8,7 +8,7 @@ order of rules itself is not documented, only that it is stable).
 from __future__ import annotations
 
 from conformance import contract
-from conformance.checks.filters import BIG, Query, filter_queries, full
+from conformance.checks.filters import Query, filter_queries, full
 from conformance.findings import SkipCheck
 from conformance.registry import check
 from conformance.server.context import ServerContext
@@ -66,7 +66,7 @@ def rule_ids_are_stable_across_calls(ctx: ServerContext) -> None:
     first = ctx.universe()
     if not first.by_ioc():
         raise SkipCheck("the feed has no rule whose IOC could be read")
-    again = ctx.sigma({"limit": BIG}, fresh=True)
+    again = ctx.sigma({"limit": contract.WHOLE_FEED_LIMIT}, fresh=True)
     changes = _id_changes(first, again)
     if changes:
         ioc, before, after = changes[0]

@@ -25,7 +25,7 @@ from conformance.strategies import format_since
 Query = dict[str, str]
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: The survey query each side answers first: the whole feed, for the days to draw ``since`` on.
-WHOLE: Query = {"limit": str(contract.PRO.max_results)}
+WHOLE: Query = {"limit": contract.WHOLE_FEED_LIMIT}
 
 
 def strategy(days: list[date]) -> Any:
@@ -40,7 +40,7 @@ def strategy(days: list[date]) -> Any:
         "type": ioc_types(),
         "confidence": confidences(),
         "industry": industries(),
-        "limit": st.one_of(st.just(str(contract.PRO.max_results)), limits(max_value=50).map(str)),
+        "limit": st.one_of(st.just(contract.WHOLE_FEED_LIMIT), limits(max_value=50).map(str)),
     }
     names = st.lists(st.sampled_from(sorted(values)), unique=True, max_size=2)
     combos = names.flatmap(lambda chosen: st.fixed_dictionaries({n: values[n] for n in chosen}))
