@@ -215,3 +215,11 @@ def test_document_views() -> None:
     assert mapping.identity is not None
     assert mapping.identity.ioc_type == "ipv4"
     assert (mapping.source, mapping.error, mapping.problem) == ("src", None, None)
+
+
+def test_parsed_documents_know_the_line_they_start_on() -> None:
+    from conformance.rules.documents import parse_body
+
+    body = b"title: a\nid: 1\n---\ntitle: b\n--- title: c\n---\n\n# c\ntitle: d\n"
+    assert [d.line for d in parse_body(body, source="x").documents] == [1, 4, 5, 7]
+    assert [d.line for d in parse_body(b"# intro\n---\ntitle: a\n", source="x").documents] == [3]

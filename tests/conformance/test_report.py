@@ -145,14 +145,6 @@ def test_documents_are_numbered_from_1_with_their_line() -> None:
     assert (repro["document_index"], repro["line"]) == (7, 150)
 
 
-def test_parsed_documents_know_the_line_they_start_on() -> None:
-    from conformance.rules.documents import parse_body
-
-    body = b"title: a\nid: 1\n---\ntitle: b\n--- title: c\n---\n\n# c\ntitle: d\n"
-    assert [d.line for d in parse_body(body, source="x").documents] == [1, 4, 5, 7]
-    assert [d.line for d in parse_body(b"# intro\n---\ntitle: a\n", source="x").documents] == [3]
-
-
 def test_skip_reasons_are_in_the_text_report() -> None:
     text = render_text(_run(), width=100)
     assert "skipped (no JSON sibling): filters" in text
