@@ -16,6 +16,7 @@ from conformance.registry import REGISTRY, CheckSpec
 CHECK_MODULES = (
     "conformance.checks",
     "conformance.checks.protocol",
+    "conformance.checks.ratelimit",
     "conformance.checks.filters",
     "conformance.checks.since",
     "conformance.checks.stability",

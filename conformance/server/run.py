@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 #: The modules holding the server checks; importing them registers the checks.
 SERVER_CHECK_MODULES = (
     "conformance.checks.protocol",
+    "conformance.checks.ratelimit",
     "conformance.checks.filters",
     "conformance.checks.since",
     "conformance.checks.stability",
