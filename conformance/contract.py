@@ -78,7 +78,7 @@ API_KEY_PREFIX: Final = "sk_live_"
 
 @dataclass(frozen=True)
 class Tier:
-    """A subscription tier's documented limits (the rate-limits page, CONTRACT.md §3)."""
+    """A subscription tier's documented limits (the rate-limits page, docs/contract.md §3)."""
 
     name: str
     per_minute: int

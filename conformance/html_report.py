@@ -10,6 +10,8 @@ findings, their reproduction (curl line, seed) and the offending documents.
 Every text from the run passes through :func:`html.escape` (a hostile server's body or rule
 is shown, never interpreted). Keys never reach this module unredacted; the command still
 passes the page through the run's scrubber, like every other output.
+
+Just over 300 lines, most of them the inline style sheet and the page's sections in order.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Repeated findings of one check are grouped: the first few are shown in full (received,
 expected, reproduction with the offending document, truncated), then "and K more".
 Nothing here ever sees an API key: reproductions carry curl lines redacted upstream.
+
+Over 300 lines: three formats of one result, which must say the same thing, side by side.
 """
 
 from __future__ import annotations

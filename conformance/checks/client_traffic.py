@@ -18,6 +18,9 @@ Decisions (docs/contract.md leaves them to the checker):
 
 Kept whole (over 300 lines): one small check per documented behaviour of a client's traffic,
 sharing the helpers that read its exchanges; the rules-file checks are ``client_files``.
+
+Over 300 lines: one short check per documented client behaviour, with the timing helpers
+they share.
 """
 
 from __future__ import annotations

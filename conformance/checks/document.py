@@ -1,7 +1,10 @@
-"""Checks of one YAML document at a time (CONTRACT.md §6): each names the property it holds.
+"""Checks of one YAML document at a time (docs/contract.md §6): each names the property it holds.
 
 A document that did not load (or is not a mapping) is judged by the loading checks only; the
 others yield nothing for it, so one defect fails exactly one check.
+
+Over 300 lines because it is the vendor's rule format, one check per property of it; split
+by property, a reader would lose the one place that says what a good rule is.
 """
 
 from __future__ import annotations

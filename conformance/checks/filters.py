@@ -3,6 +3,9 @@
 Every response is asked for with ``limit`` at the Pro maximum (unless ``limit`` is the subject),
 so that "exactly this subset" can be judged; when a response may have been cut by the limit,
 only the relations that survive truncation are checked.
+
+Over 300 lines because its checks share the query drawing and the truncation rules above;
+the ``since`` checks, which need more of their own, are :mod:`conformance.checks.since`.
 """
 
 from __future__ import annotations

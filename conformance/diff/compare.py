@@ -5,6 +5,9 @@ compared field by field on the parsed rule (every top-level key but ``id``: titl
 detection, tags, level, date, ...). Status, error code, media type and the *semantics* of the
 ``X-RateLimit-*`` headers (is Reset Unix seconds, milliseconds or a delay; is Remaining within
 Limit; what Limit is) are compared too; their values move with time and are not.
+
+Over 300 lines: each difference it names has its own small comparison; they share the rule
+pairing, which is why they stay in one module.
 """
 
 from __future__ import annotations

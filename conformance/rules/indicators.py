@@ -3,6 +3,9 @@
 ``rule_identity`` reads any server's rule, not just the mock's: the IOC type comes from the
 detection field where the field is telling, from the value's shape otherwise, and from the
 logsource as a last resort.
+
+Over 300 lines because every IOC type's validator, defanging and unescaping sit together:
+the one place that says what a literal IOC is.
 """
 
 from __future__ import annotations

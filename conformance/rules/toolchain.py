@@ -7,6 +7,9 @@ target. A processing pipeline rewrites the rule it is applied to, so each furthe
 fresh rule object from the same mapping: ``SigmaRule.from_dict`` costs far less than a deep
 copy, and far less than a second YAML parse (which is what running ``sigma convert`` per target
 pays). One rule failing on one target is recorded as that rule on that target; nothing aborts.
+
+Kept whole (over 300 lines) because the worker pool, the per-rule time budget and the
+backend reset share one lifecycle: each rule is compiled, bounded and cleaned up in one place.
 """
 
 from __future__ import annotations

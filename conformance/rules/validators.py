@@ -1,6 +1,6 @@
 """pySigma's validators in a profile fit for vendor feeds, run offline by default.
 
-Excluded by default (TOOLCHAIN.md, verified in pySigma 1.5.1 and pySigma-validators-sigmahq
+Excluded by default (docs/toolchain.md, verified in pySigma 1.5.1 and pySigma-validators-sigmahq
 0.21.0): the validators that download reference data (ATT&CK, D3FEND, the SigmaHQ taxonomy)
 and fail offline; ``attacktag`` and ``sigmahq_tags_techniques_without_tactics`` come back
 when the user gives a local ATT&CK file (``sigma.data.mitre_attack.set_url(path)``).

@@ -10,6 +10,9 @@ the user's claims and are not probed: what the server does with them is judged.
 SIGINT/SIGTERM (a ``KeyboardInterrupt``) stop the run between requests: the checks already
 run keep their results, the others are skipped as "not run: interrupted", and the result is
 marked interrupted (exit 130).
+
+Over 300 lines because the preflight's verdicts (which mistake is whose) belong beside the
+run they guard.
 """
 
 from __future__ import annotations
