@@ -11,7 +11,7 @@ Every text from the run passes through :func:`html.escape` (a hostile server's b
 is shown, never interpreted). Keys never reach this module unredacted; the command still
 passes the page through the run's scrubber, like every other output.
 
-Just over 300 lines, most of them the inline style sheet and the page's sections in order.
+Just over 300 lines: the inline style sheet and the page's sections, in the order they show.
 """
 
 from __future__ import annotations
