@@ -10,6 +10,7 @@ Over 300 lines: three formats of one result, which must say the same thing, side
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -149,7 +150,12 @@ def matrix_lines(matrix: CompileMatrix, width: int | None = None) -> list[str]:
 
 
 def report_width(stream: object = None) -> int:
-    """The terminal's width when ``stream`` (default: standard output) is one, else 100."""
+    """``COLUMNS`` when set (as most command-line tools read it: ``COLUMNS=200`` keeps CI logs
+    unwrapped), else the terminal's width when ``stream`` (default: standard output) is one,
+    else 100."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(40, int(columns))
     stream = sys.stdout if stream is None else stream
     isatty = getattr(stream, "isatty", None)
     if callable(isatty) and isatty():

@@ -16,3 +16,8 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# Reports wrap to 100 columns off a terminal, so a long temporary path could split a phrase a
+# test looks for over two lines, on one worker and not another. Tests of wrapping give their
+# width; everything else reads unwrapped reports (``COLUMNS`` is what the report honours).
+os.environ.setdefault("COLUMNS", "250")

@@ -123,4 +123,4 @@ def test_ids_are_unique_across_files_and_directories_are_read(tmp_path: Path) ->
     ]
     result = CliRunner().invoke(rules_command, args)
     assert result.exit_code == 1, result.output
-    assert "one.yml:1 (document 1)" in result.output
+    assert "one.yml:1 (document 1)" in " ".join(result.output.split())  # wrapped

@@ -189,11 +189,18 @@ def test_a_wide_matrix_is_split_into_tables_that_fit() -> None:
     assert "kusto+sentinel_asim" in matrix
 
 
-def test_not_a_terminal_means_100_columns() -> None:
+def test_not_a_terminal_means_100_columns_unless_columns_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import io
 
     from conformance.report import report_width
 
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert report_width(io.StringIO()) == 100
+    monkeypatch.setenv("COLUMNS", "180")
+    assert report_width(io.StringIO()) == 180
+    monkeypatch.setenv("COLUMNS", "not-a-number")
     assert report_width(io.StringIO()) == 100
 
 
