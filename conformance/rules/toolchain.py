@@ -402,11 +402,14 @@ class CompileJob:
                 future = self._pool.submit(_compile_chunk, config, chunk, rule_timeout)
                 self._futures.append(future)
 
-    def results(self) -> list[RuleOutcome]:
-        """Every rule's outcome, in submission order."""
+    def results(self) -> Iterator[RuleOutcome]:
+        """Every rule's outcome, in submission order, each chunk as soon as it is done (so the
+        compile checks and the progress bars move while the workers go on)."""
         if self._pool is None:
-            return _compile_chunk(self._config, self._items, self._budget)
+            yield from _compile_chunk(self._config, self._items, self._budget)
+            return
         try:
-            return [outcome for future in self._futures for outcome in future.result()]
+            for future in self._futures:
+                yield from future.result()
         finally:
             self._pool.shutdown(cancel_futures=True)  # interrupted: run no further chunk
