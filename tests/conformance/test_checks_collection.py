@@ -32,7 +32,7 @@ def test_duplicate_titles_are_a_warning_naming_the_documents() -> None:
     )
     (result,) = results
     assert result.status(strict=True).value == "warning"
-    assert "0, 1" in (result.findings[0].received or "")
+    assert "documents 1, 2" in (result.findings[0].received or "")  # counted from 1
 
 
 def test_duplicate_reported_at_the_second_document() -> None:
