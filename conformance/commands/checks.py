@@ -10,20 +10,11 @@ import importlib
 
 import click
 
+from conformance.checks import CLIENT_CHECK_MODULES, SERVER_CHECK_MODULES
 from conformance.registry import REGISTRY, CheckSpec
 
 #: Every module that registers checks (rules, server and client modes).
-CHECK_MODULES = (
-    "conformance.checks",
-    "conformance.checks.protocol",
-    "conformance.checks.ratelimit",
-    "conformance.checks.filters",
-    "conformance.checks.since",
-    "conformance.checks.stability",
-    "conformance.checks.crossendpoint",
-    "conformance.checks.client_traffic",
-    "conformance.checks.client_files",
-)
+CHECK_MODULES = ("conformance.checks", *SERVER_CHECK_MODULES, *CLIENT_CHECK_MODULES)
 #: Where each scope's checks run.
 SCOPE_MODES = {
     "document": "rules, server",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from conformance import contract
+from conformance.checks import SERVER_CHECK_MODULES
 from conformance.checks.document import NO_RULE
 from conformance.findings import (
     CheckFailure,
@@ -61,16 +62,6 @@ if TYPE_CHECKING:
     import requests
 
     from conformance.rules.documents import RuleSet
-
-#: The modules holding the server checks; importing them registers the checks.
-SERVER_CHECK_MODULES = (
-    "conformance.checks.protocol",
-    "conformance.checks.ratelimit",
-    "conformance.checks.filters",
-    "conformance.checks.since",
-    "conformance.checks.stability",
-    "conformance.checks.crossendpoint",
-)
 
 
 def load_server_checks() -> list[CheckSpec]:
