@@ -18,9 +18,8 @@ from conformance.rules.documents import RuleDocument
 from conformance.rules.outcomes import (
     RuleOutcome,
     TargetOutcome,
-    ValidatorIssue,
     convert,
-    issue_detail,
+    validator_issues,
 )
 
 #: Rules shipped with a ``rules: any`` filter at most (the first of its logsource).
@@ -98,19 +97,8 @@ def compile_group(tools: Any, ruleset: int, index: int, group: list[dict[str, An
         if missing:
             why = f"the filter refers to rule(s) not in this run: {', '.join(missing)}"
             return RuleOutcome(ruleset, index, parse_errors=(why,))
-    issues = []
-    if not is_filter:  # pySigma's validators take rules and correlations, not filters
-        subject = collection.rules[-1]
-        for name, validator in tools.validators.items():
-            try:
-                found = validator.validate(subject)
-            except Exception as exc:  # noqa: BLE001 - a validator crash is reported, not fatal
-                issues.append(ValidatorIssue(name, "high", f"validator crashed: {exc}"))
-                continue
-            issues.extend(
-                ValidatorIssue(name, i.severity.name.lower(), i.description, issue_detail(i))
-                for i in found
-            )
+    # pySigma's validators take rules and correlations, not filters.
+    issues = [] if is_filter else validator_issues(tools.validators, collection.rules[-1])
     outcomes = []
     for spec, backend in tools.backends.items():
         fresh = _collection(group)  # a pipeline rewrites what it converts: a copy per target

@@ -68,3 +68,20 @@ def convert(spec: str, backend: Any, rule: Any) -> TargetOutcome:
     if not queries:
         return TargetOutcome(spec, ok=False, message="the backend produced no query")
     return TargetOutcome(spec, ok=True, query=str(queries[0]))
+
+
+def validator_issues(validators: dict[str, Any], subject: Any) -> list[ValidatorIssue]:
+    """What each of pySigma's ``validators`` says of one rule or correlation; a validator that
+    crashes is reported as an issue of its own, not fatal."""
+    issues = []
+    for name, validator in validators.items():
+        try:
+            found = validator.validate(subject)
+        except Exception as exc:  # noqa: BLE001 - a validator crash is reported, not fatal
+            issues.append(ValidatorIssue(name, "high", f"validator crashed: {exc}"))
+            continue
+        issues.extend(
+            ValidatorIssue(name, i.severity.name.lower(), i.description, issue_detail(i))
+            for i in found
+        )
+    return issues

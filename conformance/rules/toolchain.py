@@ -37,9 +37,8 @@ from conformance.rules.documents import RuleDocument
 from conformance.rules.metarules import compile_group
 from conformance.rules.outcomes import (
     RuleOutcome,
-    ValidatorIssue,
     convert,
-    issue_detail,
+    validator_issues,
 )
 
 #: Below this many rules a process pool costs more than it saves.
@@ -190,17 +189,7 @@ def compile_one(config: ToolchainConfig, ruleset: int, index: int, data: Any) ->
         return RuleOutcome(ruleset, index, parse_errors=(f"{type(exc).__name__}: {exc}",))
     if rule.errors:
         return RuleOutcome(ruleset, index, parse_errors=tuple(str(e) for e in rule.errors))
-    issues = []
-    for name, validator in tools.validators.items():
-        try:
-            found = validator.validate(rule)
-        except Exception as exc:  # noqa: BLE001 - a validator crash is reported, not fatal
-            issues.append(ValidatorIssue(name, "high", f"validator crashed: {exc}"))
-            continue
-        issues.extend(
-            ValidatorIssue(name, i.severity.name.lower(), i.description, issue_detail(i))
-            for i in found
-        )
+    issues = validator_issues(tools.validators, rule)
     outcomes = []
     for position, (spec, backend) in enumerate(tools.backends.items()):
         fresh = rule if position == 0 else SigmaRule.from_dict(data, collect_errors=True)
@@ -255,19 +244,20 @@ def _alarm_handler(budget: float | None) -> Iterator[bool]:
 
 
 def _where(frame: FrameType | None) -> str:
-    """What the rule's work was doing when the alarm rang: the call just below compile_one
-    (a validator's ``validate``, a backend's ``convert_rule``, pySigma's parser)."""
+    """What the rule's work was doing when the alarm rang, read off the stack up to
+    compile_one: a conversion (for which target), a validator's ``validate`` (which one), or
+    else the call just below compile_one (pySigma's parser, say)."""
     below: FrameType | None = None
+    doing: str | None = None
     while frame is not None and frame.f_code is not compile_one.__code__:
+        if frame.f_code is convert.__code__:
+            doing = f"converting for {frame.f_locals.get('spec')}"
+        elif frame.f_code.co_name == "validate" and frame.f_locals.get("self") is not None:
+            doing = f"validator {type(frame.f_locals['self']).__name__}"
         below, frame = frame, frame.f_back
     if frame is None or below is None:
         return "compiling"
-    if below.f_code is convert.__code__:
-        return f"converting for {below.f_locals.get('spec')}"
-    validator = below.f_locals.get("self")
-    if below.f_code.co_name == "validate" and validator is not None:
-        return f"validator {type(validator).__name__}"
-    return below.f_code.co_qualname
+    return doing or below.f_code.co_qualname
 
 
 def _compile_bounded(

@@ -8,6 +8,7 @@ every assertion is about what is reported.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,9 @@ def test_a_real_hostile_rule_is_stopped_by_its_budget(tmp_path: Path) -> None:
     result = CliRunner().invoke(rules_command, args)
     assert result.exit_code == 1, result.output
     assert "too expensive to judge: not done after 1 s, in " in result.output
+    # It names what was running: a validator, or the target being converted.
+    flat = " ".join(result.output.split())
+    assert re.search(r"after 1 s, in (validator \w+|converting for \S+) ", flat), flat[:500]
     assert "Very Large Command Line Rule" in result.output
     assert "1/1 ok" in result.output  # the small rule was compiled on every target
 
