@@ -1,4 +1,4 @@
-"""Per-key rolling rate limits (docs/contract.md §3), kept by the ``limits`` library.
+"""Per-key rolling rate limits (docs/contract.md §3), parsed by the ``limits`` library.
 
 Each tier has several windows (per minute, per day). A request counts against every window
 of its key, and only if all of them still have room. The ``X-RateLimit-*`` headers report
@@ -11,10 +11,10 @@ in an *anonymous* bucket of its client address, with its own limits (``anonymous
 say. Admin routes only :meth:`RateLimiter.peek` at the caller's bucket: they are the test
 harness's, not the API's, and never use up or get refused by a window.
 
-Storage is any ``limits`` storage URI: ``memory://`` (one process) or ``redis://host:port``
-(several gunicorn workers sharing the counts). Keys are bucketed by fingerprint, never by
-the secret itself; anonymous buckets by address. Rate limits run on real time, whatever the
-mock's data clock says.
+Storage is ``memory://`` (one process, counted by :mod:`mockserver.windows`) or any other
+``limits`` storage URI such as ``redis://host:port`` (several processes or machines sharing the
+counts). Keys are bucketed by fingerprint, never by the secret itself; anonymous buckets by
+address. Rate limits run on real time, whatever the mock's data clock says.
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from mockserver.config import DEFAULT_ANONYMOUS_LIMITS, Tier
 from mockserver.errors import ConfigError
+from mockserver.sharedwindows import SharedWindows
+from mockserver.windows import MemoryWindows, Window, WindowStats
 
 
 def redact_uri(uri: str) -> str:
@@ -67,7 +70,14 @@ ANONYMOUS_NAMESPACE: Final = "(anonymous)"
 
 
 class RateLimiter:
-    """Counts requests per key and tier, or per anonymous client address, in a moving window."""
+    """Counts requests per key and tier, or per anonymous client address, in a moving window.
+
+    ``memory://`` counts in this process with :class:`~mockserver.windows.MemoryWindows`
+    (O(1) a request, bounded memory), or, once :meth:`share_between_processes` is called, in
+    a SQLite file the worker processes of one server share; any other URI goes through a
+    ``limits`` storage, which is what lets several servers or machines share one count
+    (``redis://``).
+    """
 
     def __init__(
         self,
@@ -78,24 +88,40 @@ class RateLimiter:
     ) -> None:
         """Parse every tier's limits and the anonymous ones, and connect to the storage."""
         from limits import parse_many
-        from limits.errors import ConfigurationError
-        from limits.storage import storage_from_string
-        from limits.strategies import MovingWindowRateLimiter
 
-        shown = redact_uri(storage_uri)
-        try:
-            storage = storage_from_string(storage_uri)
-        except ConfigurationError as exc:
-            raise ConfigError(f"rate-limit storage {shown!r}: {redact(str(exc))}") from exc
-        # Checked now: an unreachable Redis would otherwise turn every request into a 500.
-        if not storage.check():
-            where = urlsplit(storage_uri).netloc.rpartition("@")[2] or storage_uri
-            raise ConfigError(f"rate-limit storage {shown!r}: no answer from {where}")
-        self._limiter: Any = MovingWindowRateLimiter(storage)
         self._items: dict[str, list[Any]] = {
             tier.name: parse_many(tier.rate_limits) for tier in tiers
         }
         self._items[ANONYMOUS_NAMESPACE] = parse_many(anonymous)
+        self._windows: dict[str, list[Window]] = {
+            name: [Window(int(item.amount), float(item.get_expiry())) for item in items]
+            for name, items in self._items.items()
+        }
+        self._memory: MemoryWindows | SharedWindows | None = None
+        self._limiter: Any = None
+        if storage_uri.startswith("memory://"):
+            self._memory = MemoryWindows()
+        else:
+            self._limiter = _shared_limiter(storage_uri)
+
+    @property
+    def per_process(self) -> bool:
+        """Whether the counts live in this process alone (``memory://``, not yet shared)."""
+        return isinstance(self._memory, MemoryWindows)
+
+    def share_between_processes(self, path: Path) -> None:
+        """Count in the SQLite file ``path`` from now on, so that forked workers share counts.
+
+        Called by the parent before it forks (nothing counted yet); a shared storage such as
+        ``redis://`` is left as it is.
+        """
+        if self.per_process:
+            self._memory = SharedWindows(path)
+
+    def close(self) -> None:
+        """Let go of this process's connection to a shared file (before a fork)."""
+        if isinstance(self._memory, SharedWindows):
+            self._memory.close()
 
     def hit(self, fingerprint: str, tier: str) -> RateLimitStatus:
         """Count one request of the key ``fingerprint`` if every window has room."""
@@ -108,10 +134,14 @@ class RateLimiter:
     def peek(self, fingerprint: str | None, tier: str | None, address: str) -> RateLimitStatus:
         """The bucket's state, counting nothing: the key's (given one), else the address's."""
         if fingerprint is None or tier is None:
-            return self._binding(ANONYMOUS_NAMESPACE, address, allowed=True)
-        return self._binding(tier, fingerprint, allowed=True)
+            return self._peek(ANONYMOUS_NAMESPACE, address)
+        return self._peek(tier, fingerprint)
 
     def _count(self, namespace: str, identifier: str) -> RateLimitStatus:
+        if self._memory is not None:
+            windows = self._windows[namespace]
+            allowed, stats = self._memory.hit((namespace, identifier), windows)
+            return _binding(windows, stats, allowed=allowed)
         items = self._items[namespace]
         # ``hit`` is the storage's atomic test-and-count (a Lua script on Redis), so racing
         # requests, in threads or in other workers, can never both take a window's last slot:
@@ -121,21 +151,50 @@ class RateLimiter:
         allowed = all(self._limiter.test(item, namespace, identifier) for item in items) and all(
             self._limiter.hit(item, namespace, identifier) for item in items
         )
-        return self._binding(namespace, identifier, allowed=allowed)
+        return self._shared_binding(namespace, identifier, allowed=allowed)
 
-    def _binding(self, namespace: str, identifier: str, *, allowed: bool) -> RateLimitStatus:
-        """The window with the fewest requests left (on a tie, the one that resets last)."""
-        binding: tuple[int, float, int] | None = None
+    def _peek(self, namespace: str, identifier: str) -> RateLimitStatus:
+        if self._memory is not None:
+            windows = self._windows[namespace]
+            return _binding(windows, self._memory.stats((namespace, identifier), windows))
+        return self._shared_binding(namespace, identifier, allowed=True)
+
+    def _shared_binding(self, namespace: str, identifier: str, *, allowed: bool) -> RateLimitStatus:
+        stats = []
         for item in self._items[namespace]:
-            stats = self._limiter.get_window_stats(item, namespace, identifier)
-            candidate = (int(stats.remaining), -float(stats.reset_time), int(item.amount))
-            if binding is None or candidate < binding:
-                binding = candidate
-        assert binding is not None  # parse_many never returns an empty list for a tier
-        remaining, negative_reset, limit = binding
-        return RateLimitStatus(
-            allowed=allowed,
-            limit=limit,
-            remaining=max(0, remaining),
-            reset=math.ceil(-negative_reset),
-        )
+            window = self._limiter.get_window_stats(item, namespace, identifier)
+            stats.append(WindowStats(int(window.remaining), float(window.reset_time)))
+        return _binding(self._windows[namespace], stats, allowed=allowed)
+
+
+def _shared_limiter(storage_uri: str) -> Any:
+    """A ``limits`` moving-window limiter on ``storage_uri``, checked reachable now."""
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
+    from limits.strategies import MovingWindowRateLimiter
+
+    shown = redact_uri(storage_uri)
+    try:
+        storage = storage_from_string(storage_uri)
+    except ConfigurationError as exc:
+        raise ConfigError(f"rate-limit storage {shown!r}: {redact(str(exc))}") from exc
+    # Checked now: an unreachable Redis would otherwise turn every request into a 500.
+    if not storage.check():
+        where = urlsplit(storage_uri).netloc.rpartition("@")[2] or storage_uri
+        raise ConfigError(f"rate-limit storage {shown!r}: no answer from {where}")
+    return MovingWindowRateLimiter(storage)
+
+
+def _binding(
+    windows: list[Window], stats: list[WindowStats], *, allowed: bool = True
+) -> RateLimitStatus:
+    """The window with the fewest requests left (on a tie, the one that resets last)."""
+    remaining, negative_reset, limit = min(
+        (s.remaining, -s.reset, w.amount) for w, s in zip(windows, stats, strict=True)
+    )
+    return RateLimitStatus(
+        allowed=allowed,
+        limit=limit,
+        remaining=max(0, remaining),
+        reset=math.ceil(-negative_reset),
+    )
