@@ -55,12 +55,16 @@ logger = logging.getLogger("mockserver")
 
 
 def _args() -> dict[str, list[str]]:
+    parsed: dict[str, list[str]] | None = g.get("args")
+    if parsed is not None:  # read once a request: counting it needs them, and so does the view
+        return parsed
     try:
-        return request.args.to_dict(flat=False)
+        parsed = g.args = request.args.to_dict(flat=False)
     except UnicodeDecodeError:  # raw bytes that are not UTF-8: the client's error, not ours
         raise InvalidParameter(
             "query string", "percent-encoded UTF-8", None, "not valid UTF-8"
         ) from None
+    return parsed
 
 
 def _count_request() -> None:
