@@ -230,3 +230,23 @@ def test_faults_from_the_config_reach_the_app() -> None:
     headers = {"Authorization": f"Bearer {PRO_KEY}"}
     assert_envelope(client.get("/api/v1/iocs/sigma", headers=headers), 502, "bad_gateway")
     assert client.get("/api/v1/iocs/sigma", headers=headers).status_code == 200
+
+
+def test_request_ids_are_unique_and_a_forked_worker_does_not_repeat_its_parent() -> None:
+    import os
+
+    from mockserver.errors import new_request_id
+
+    ids = {new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert re.fullmatch(r"req_[0-9a-f]{24}", child)
+    assert child != new_request_id()  # without the re-seed at fork, the two would be equal
