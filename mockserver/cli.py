@@ -168,11 +168,19 @@ def main() -> None:
     help="Log each request to standard error, keys redacted (buffered: flushed every 0.5 s).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=None,
+    help="Worker processes [one per CPU, at most 4; one with a moving clock, admin routes or "
+    "faults, which keep their state in one process]. Rate limits stay exact: workers share "
+    "their counts.",
+)
+@click.option(
     "--threads",
     type=click.IntRange(min=1, max=64),
     default=DEFAULT_THREADS,
     show_default=True,
-    help="Python threads answering requests (one process: rate limits stay exact).",
+    help="Python threads answering requests in each worker.",
 )
 @click.option(
     "--dev",
@@ -193,6 +201,7 @@ def main() -> None:
 )
 def serve(
     access_log: bool,
+    workers: int | None,
     threads: int,
     dev: bool,
     replay: Path | None,
@@ -208,6 +217,7 @@ def serve(
     if replay is not None and options.get("fixtures") is None:
         options["fixtures"] = replay / IOCS_FILE
     config = _config(**options)
+    workers = _workers(workers, config, dev=dev)
     replay_lines: list[str] = []
     try:
         app = create_app(config)
@@ -223,6 +233,10 @@ def serve(
     keys = [(k.secret, k.tier, k.status) for k in state_of(app).keys if k.demo]
     if dev:
         _serve_werkzeug(app, config, keys, replay_lines, access_log=access_log)
+        return
+    if workers > 1:
+        _serve_workers(app, config, keys, replay_lines, workers=workers, threads=threads,
+                       access_log=access_log)  # fmt: skip
         return
     from mockserver.serving import AccessLog, GranianServer, ServerError, wait_for_interrupt
 
@@ -241,6 +255,64 @@ def serve(
         if log is not None:
             log.close()
     click.echo("\nStopped.", err=True)
+
+
+def _workers(requested: int | None, config: MockConfig, *, dev: bool) -> int:
+    """How many worker processes serve: the one asked for, else one per CPU (at most 4).
+
+    Asking for several with something that keeps its state in one process (or with --dev) is
+    refused: counting faults or journals per worker would be silently wrong.
+    """
+    from mockserver.workers import default_workers, single_process_reason
+
+    reason = "--dev" if dev else single_process_reason(config)
+    if requested is None:
+        return 1 if reason else default_workers()
+    if requested > 1 and reason:
+        raise click.UsageError(
+            f"--workers {requested}: {reason} keeps its state in one process; use --workers 1"
+        )
+    return requested
+
+
+def _serve_workers(
+    app: Any,
+    config: MockConfig,
+    keys: list[tuple[str, str, str]],
+    replay_lines: list[str],
+    *,
+    workers: int,
+    threads: int,
+    access_log: bool,
+) -> None:
+    """Several worker processes forked from this one (:mod:`mockserver.workers`)."""
+    from mockserver.serving import ServerError
+    from mockserver.state import state_of
+    from mockserver.workers import WorkerPool
+
+    pool = WorkerPool(app, state_of(app).limiter, config.host, config.port, workers=workers,
+                      threads=threads, access_log=access_log)  # fmt: skip
+    try:
+        pool.start()
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(banner(_base_url(config.host, pool.port), keys))
+    for line in [*_extras(config), *replay_lines, _shared_counts_line(config, workers)]:
+        click.echo(line)
+    try:
+        pool.serve_until_interrupted()
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("\nStopped.", err=True)
+
+
+def _shared_counts_line(config: MockConfig, workers: int) -> str:
+    where = (
+        "one shared file"
+        if config.rate_limit_storage.startswith("memory://")
+        else "the rate-limit storage"
+    )
+    return f"{workers} worker processes; rate limits counted across all of them in {where}."
 
 
 def _base_url(host: str, port: int) -> str:

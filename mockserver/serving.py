@@ -64,9 +64,11 @@ class GranianServer:
         port: int = 0,
         *,
         threads: int = DEFAULT_THREADS,
+        listener: socket.socket | None = None,
     ) -> None:
-        """Prepare (but do not start) a server for ``app``."""
+        """Prepare (but do not start) a server for ``app`` (on ``listener``, if one is given)."""
         self.app = app
+        self._listener = listener
         self.host = host
         self.port = port
         self.threads = max(1, threads)
@@ -79,15 +81,7 @@ class GranianServer:
     def start(self) -> GranianServer:
         """Bind the socket and start serving; ``self.port`` is then the bound port."""
         granian = _granian_internals()
-        try:
-            # Our own socket, not granian's SocketSpec: that one sets SO_REUSEPORT, so a
-            # second server on a busy port would start and share it instead of failing.
-            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-            self._socket = socket.create_server(
-                (self.host, self.port), family=family, backlog=BACKLOG
-            )
-        except OSError as exc:
-            raise ServerError(f"cannot listen on {self.host}:{self.port}: {exc}") from exc
+        self._socket = self._listener or listen(self.host, self.port)
         # granian owns (and closes) the descriptor it is given: give it a duplicate.
         holder = granian["SocketHolder"](os.dup(self._socket.fileno()), False, BACKLOG)
         self.port = int(self._socket.getsockname()[1])
@@ -157,6 +151,17 @@ class GranianServer:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (0: any free port); ServerError if taken."""
+    try:
+        # Our own socket, not granian's SocketSpec: that one sets SO_REUSEPORT, so a
+        # second server on a busy port would start and share it instead of failing.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    except OSError as exc:
+        raise ServerError(f"cannot listen on {host}:{port}: {exc}") from exc
 
 
 class WSGIAdapter:

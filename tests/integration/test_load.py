@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -137,8 +138,9 @@ def _keys_file(directory: Path, secrets: Sequence[str]) -> Path:
     return path
 
 
-def _racing_keys(directory: Path) -> tuple[list[str], Path]:
-    secrets = [f"sk_live_race_round_{n}_0123456789" for n in range(ROUNDS)]
+def _racing_keys(directory: Path, tag: str = "race") -> tuple[list[str], Path]:
+    # Tests sharing one Redis need keys of their own: counts there outlive a test.
+    secrets = [f"sk_live_{tag}_round_{n}_0123456789" for n in range(ROUNDS)]
     return secrets, _keys_file(directory, secrets)
 
 
@@ -271,3 +273,69 @@ def test_rate_limit_is_exact_across_two_gunicorn_workers_sharing_redis(
     }
     with gunicorn_mock(env, tmp_path / "gunicorn.log") as url:
         _race(url, secrets, "2 gunicorn workers, redis")
+
+
+SOC_MOCK = Path(sys.executable).with_name("soc-mock")
+
+
+@contextmanager
+def soc_mock_serve(
+    args: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``soc-mock serve --port 0 ARGS`` on loopback; its URL once it answers, and the process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCMOCK_")} | dict(env or {})
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(SOC_MOCK), "serve", "--port", "0", *args], cwd=ROOT, env=env, stdout=sink,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = log.read_text(encoding="utf-8", errors="replace")
+            if process.poll() is not None:
+                pytest.fail(f"soc-mock serve exited with {process.returncode}:\n{text[-3000:]}")
+            found = re.search(r"mock API on (http://127\.0\.0\.1:\d+)", text)
+            if found and hammer(found.group(1), [("/healthz", {})], total=1).statuses[200]:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"soc-mock serve did not get ready:\n{log.read_text()[-3000:]}")
+        yield found.group(1), process
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def worker_pids(process: subprocess.Popen[bytes]) -> set[int]:
+    """The child processes of ``process`` (Linux: /proc)."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    return {int(pid) for pid in children.read_text().split()}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("load")
+def test_rate_limit_is_exact_across_soc_mock_workers_sharing_their_counts(tmp_path: Path) -> None:
+    secrets, keys = _racing_keys(tmp_path)
+    args = ["--workers", "2", "--keys", str(keys), "--rate-limit", f"pro={ALLOWED}/minute"]
+    with soc_mock_serve(args, tmp_path / "serve.log") as (url, process):
+        assert len(worker_pids(process)) == 2
+        _race(url, secrets, "soc-mock serve --workers 2, memory:// shared")
+    text = (tmp_path / "serve.log").read_text(encoding="utf-8")
+    assert "2 worker processes; rate limits counted across all of them" in text
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("load")
+def test_rate_limit_is_exact_across_soc_mock_workers_sharing_redis(
+    tmp_path: Path, redis_url: str
+) -> None:
+    secrets, keys = _racing_keys(tmp_path, "workers")
+    args = ["--workers", "2", "--keys", str(keys), "--rate-limit", f"pro={ALLOWED}/minute",
+            "--rate-limit-storage", redis_url]  # fmt: skip
+    with soc_mock_serve(args, tmp_path / "serve.log") as (url, _):
+        _race(url, secrets, "soc-mock serve --workers 2, redis")

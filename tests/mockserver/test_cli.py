@@ -99,9 +99,11 @@ class _FakeServer:
 
 def serve(runner: CliRunner, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[Any, Any]:
     """Run ``soc-mock serve ARGS`` as far as serving (then 'Ctrl+C' at once): (result, app)."""
-    from mockserver import serving
+    from mockserver import serving, workers
 
     served: list[Any] = []
+    # One process, served by the fake: forking worker processes is test_workers' business.
+    monkeypatch.setattr(workers, "default_workers", lambda: 1)
     monkeypatch.setattr(
         serving, "GranianServer", lambda app, host, port, **kw: _FakeServer(served, app, host, port)
     )
