@@ -67,7 +67,9 @@ def _load(output: str) -> None:
 def measure(fixture: Path | None, workdir: Path) -> Measured:
     """Start, probe, load and stop one ``soc-mock serve``."""
     command = [sys.executable, "-u", str(BIN / "soc-mock"), "serve", "--port", "0"]
-    command += ["--no-access-log", "--rate-limit", UNLIMITED]
+    # One worker: the peak RSS read is one process's. On a machine with more than two CPUs the
+    # default forks more, each sharing the parent's fixture pages until it writes them.
+    command += ["--workers", "1", "--no-access-log", "--rate-limit", UNLIMITED]
     if fixture is not None:
         command += ["--fixtures", str(fixture)]
     return measure_server(command, _probe, _load, workdir)

@@ -16,7 +16,7 @@ the mock's own body, fetched first and checked byte for byte against WireMock's 
 Needs ``wrk`` (Debian: ``apt-get install -y wrk``), ``java`` and ``npm``; without one of them it
 prints one line saying so and exits 0 (nothing measured).
 
-    .venv/bin/python bench/mock_vs_wiremock.py [--rounds 3] [--seconds 3]
+    .venv/bin/python bench/mock_vs_wiremock.py [--rounds 3] [--seconds 3] [--mock-arg=--workers=1]
 """
 
 from __future__ import annotations
@@ -118,6 +118,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--mock-arg",
+        action="append",
+        default=[],
+        help="an extra `soc-mock serve` argument, repeatable (e.g. --mock-arg=--workers=1)",
+    )
     args = parser.parse_args()
     if missing := missing_tools():
         print(missing)
@@ -136,7 +142,7 @@ def main() -> None:
         # As the README starts it (access log on), with limits no benchmark request can hit.
         mock = subprocess.Popen(
             [str(BIN / "soc-mock"), "serve", "--port", str(mock_port), "--fixtures", str(fixture),
-             "--rate-limit", UNLIMITED],
+             "--rate-limit", UNLIMITED, *args.mock_arg],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         wiremock: subprocess.Popen[bytes] | None = None

@@ -171,8 +171,8 @@ def main() -> None:
     "--workers",
     type=click.IntRange(min=1, max=64),
     default=None,
-    help="Worker processes [one per CPU, at most 4; one with a moving clock, admin routes or "
-    "faults, which keep their state in one process]. Rate limits stay exact: workers share "
+    help="Worker processes [one per CPU but one, 1 to 4; 1 with a moving clock, admin routes "
+    "or faults, which keep their state in one process]. Rate limits stay exact: workers share "
     "their counts.",
 )
 @click.option(
@@ -258,7 +258,7 @@ def serve(
 
 
 def _workers(requested: int | None, config: MockConfig, *, dev: bool) -> int:
-    """How many worker processes serve: the one asked for, else one per CPU (at most 4).
+    """How many worker processes serve: the one asked for, else :func:`default_workers`.
 
     Asking for several with something that keeps its state in one process (or with --dev) is
     refused: counting faults or journals per worker would be silently wrong.

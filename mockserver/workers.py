@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from mockserver.config import MockConfig
     from mockserver.ratelimit import RateLimiter
 
-#: Default workers: one per CPU this process may use, at most this many (memory grows with each).
+#: Default workers: one per CPU this process may use but one, at most this many (memory grows
+#: with each worker).
 MAX_DEFAULT_WORKERS: Final = 4
 #: A worker that dies sooner than this after starting counts towards giving up.
 EARLY_DEATH_SECONDS: Final = 2.0
@@ -52,12 +53,18 @@ POLL_SECONDS: Final = 0.2
 
 
 def default_workers() -> int:
-    """One worker per CPU available to this process, at most :data:`MAX_DEFAULT_WORKERS`."""
+    """One worker per CPU this process may use but one, at least 1, at most 4.
+
+    A mock on loopback always shares its machine with the client under test (or the load
+    generator): a worker on every CPU would compete with it, and on two CPUs a second worker
+    made the 100-rule answer at concurrency 16 no faster (docs/benchmarks.md), while sharing
+    the counts costs every request a transaction.
+    """
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
+    return max(1, min(cpus - 1, MAX_DEFAULT_WORKERS))
 
 
 def single_process_reason(config: MockConfig) -> str | None:
