@@ -107,14 +107,18 @@ class WorkerPool:
         return self
 
     def serve_until_interrupted(self) -> None:
-        """Replace workers that die until SIGINT or SIGTERM, then stop them all."""
+        """Replace workers that die until SIGINT or SIGTERM, then stop them all.
+
+        A worker that exits with status 0 was told to stop (Ctrl+C reaches the whole process
+        group): it is not replaced, and once none is left the pool stops too.
+        """
         done = threading.Event()
         previous = {
             sig: signal.signal(sig, lambda *_: done.set())
             for sig in (signal.SIGINT, signal.SIGTERM)
         }
         try:
-            while not done.wait(POLL_SECONDS):
+            while not done.wait(POLL_SECONDS) and self._pids:
                 self._reap(replace=True)
         finally:
             for sig, old in previous.items():
@@ -158,7 +162,7 @@ class WorkerPool:
             if pid == 0 or pid not in self._pids:
                 return
             slot, started = self._pids.pop(pid)
-            if not replace:
+            if not replace or os.waitstatus_to_exitcode(status) == 0:
                 continue
             how = _describe(status)
             if time.monotonic() - started < EARLY_DEATH_SECONDS:

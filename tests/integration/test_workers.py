@@ -7,6 +7,7 @@ life of the pool itself, each test against a real ``soc-mock serve`` on loopback
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -94,3 +95,32 @@ def test_several_workers_with_state_of_one_process_is_refused(args: list[str], r
     assert f"--workers 3: {reason}" in done.stderr
     assert "keeps its state in one process; use --workers 1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_ctrl_c_reaching_every_process_stops_the_pool_without_replacing_anyone(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        serve = subprocess.Popen(
+            [str(SOC_MOCK), "serve", "--port", "0", "--workers", "2"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal's job would be
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while len(worker_pids(serve)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = worker_pids(serve)
+        assert len(workers) == 2
+        os.killpg(serve.pid, signal.SIGINT)  # what Ctrl+C does: every process of the group
+        assert serve.wait(timeout=30) == 0
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait(timeout=10)
+    text = log.read_text(encoding="utf-8")
+    assert "starting another" not in text
+    assert "Stopped." in text
+    assert all(_gone(pid) for pid in workers)
