@@ -55,6 +55,11 @@ STATEMENTS: Final = MappingProxyType(
         ),
         "enumerations_are_valid": _S("status and level hold Sigma's values"),
         "date_is_iso_day": _S("date is the day the IOC was added, YYYY-MM-DD"),
+        "date_is_a_sigma_date": _S(
+            "(Sigma's specification, --profile sigma: date and modified are YYYY-MM-DD days)",
+            "failure; warning: YYYY/MM/DD, which pySigma also reads",
+            "failure; warning: YYYY/MM/DD, which pySigma also reads",
+        ),
         "id_is_uuid": _S("A rule id is a UUID"),
         "id_is_uuid_v4": _S(
             "A rule id is a random UUID (opt-in, --uuid-v4: the vendor derives ids)",

@@ -28,6 +28,8 @@ from conformance.rules.indicators import (
 )
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: pySigma's second accepted form (sigma/rule/base.py): 1000/1/1 to 3999/12/31.
+_SLASHED_DAY = re.compile(r"([1-3]\d{3})/([01]?\d)/([0-3]?\d)")
 _TAG = re.compile(r"^[a-z0-9_-]+\.[a-z0-9_.-]+$")
 _ATTACK_ID = re.compile(r"^(?:t\d{4}(?:\.\d{3})?|g\d{4}|s\d{4}|m\d{4}|ds\d{4}|ta\d{4})$")
 #: Enterprise ATT&CK tactics as Sigma writes them (kebab-case; older rules: snake_case).
@@ -277,6 +279,44 @@ def date_is_iso_day(doc: RuleDocument) -> Iterator[Finding]:
                 received=repr(value),
                 expected="YYYY-MM-DD",
             )
+
+
+@check("document")
+def date_is_a_sigma_date(doc: RuleDocument) -> Iterator[Finding]:
+    """``date`` and ``modified`` are days as Sigma reads them (``--profile sigma``).
+
+    The specification writes ``YYYY-MM-DD``; pySigma also reads ``YYYY/MM/DD`` (older rules use
+    it), so that form is a warning, not a failure: ``sigma check`` accepts the rule.
+    """
+    data = require_rule(doc)
+    require_field(data, "date", "modified")
+    for name in ("date", "modified"):
+        value = data.get(name)
+        if value is None or _is_iso_day(value):
+            continue
+        slashed = _slashed_day(value)
+        yield document_finding(
+            doc,
+            f"{name} {value!s} is written YYYY/MM/DD: pySigma reads it, the specification "
+            "writes YYYY-MM-DD"
+            if slashed
+            else f"{name} {value!s} is not a day Sigma reads (YYYY-MM-DD)",
+            received=repr(value),
+            expected="YYYY-MM-DD",
+            severity=Severity.WARNING if slashed else Severity.FAILURE,
+        )
+
+
+def _slashed_day(value: Any) -> bool:
+    """A string pySigma reads as a day in its older form, ``YYYY/M/D`` (a real day)."""
+    found = _SLASHED_DAY.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return False
+    try:
+        dt.date(*(int(part) for part in found.groups()))
+    except ValueError:
+        return False
+    return True
 
 
 def _is_iso_day(value: Any) -> bool:

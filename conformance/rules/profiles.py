@@ -64,7 +64,8 @@ PROFILES = {
     "socdefenders": Profile(
         name="socdefenders",
         description="the SOC Defenders feed: generic Sigma checks plus the IOC format",
-        excluded_checks=frozenset(),
+        # The vendor documents YYYY-MM-DD: date_is_iso_day holds it to that.
+        excluded_checks=frozenset({"date_is_a_sigma_date"}),
         matrix_rows="type",
         # An IOC with * or ? must be escaped to match literally: escaped_wildcard contradicts
         # the contract.
@@ -73,7 +74,8 @@ PROFILES = {
     "sigma": Profile(
         name="sigma",
         description="any Sigma corpus: generic checks only, matrix by logsource",
-        excluded_checks=IOC_FORMAT_CHECKS,
+        # Dates as Sigma reads them: the older YYYY/MM/DD is a warning (date_is_a_sigma_date).
+        excluded_checks=IOC_FORMAT_CHECKS | {"date_is_iso_day"},
         matrix_rows="logsource",
         excluded_validators=_NOT_PER_RULE,
         # The SIEM-neutral pair: both pipelines leave non-Windows logsources as they are. Kusto

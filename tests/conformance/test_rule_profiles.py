@@ -96,9 +96,12 @@ def test_an_unknown_tactic_is_still_flagged() -> None:
 
 
 def test_profiles_keep_vendor_checks_apart() -> None:
-    assert PROFILES["socdefenders"].excluded_checks == frozenset()
+    # Each profile leaves out the other's date check, and the vendor's keeps every other one.
+    assert PROFILES["socdefenders"].excluded_checks == frozenset({"date_is_a_sigma_date"})
+    assert "date_is_iso_day" in PROFILES["sigma"].excluded_checks
     registered = {c.name for c in REGISTRY.all()}
     assert PROFILES["sigma"].excluded_checks <= registered
+    assert PROFILES["socdefenders"].excluded_checks <= registered
     assert "escaped_wildcard" in PROFILES["socdefenders"].excluded_validators
     assert "escaped_wildcard" not in PROFILES["sigma"].excluded_validators
     with pytest.raises(UsageError, match="known profiles: sigma, socdefenders"):

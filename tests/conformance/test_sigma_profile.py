@@ -279,3 +279,29 @@ def test_targets_can_be_made_required_or_advisory(tmp_path: Path) -> None:
         [*args, "--required-targets", "splunk+sysmon", "--advisory-targets", "splunk+sysmon"],
     )
     assert result.exit_code == 2
+
+
+def test_dates_as_sigma_reads_them(tmp_path: Path) -> None:
+    rule = _rule("Dated Rule", "11111111-2222-4333-8444-555555555520")
+    (tmp_path / "slashed.yml").write_text(rule.replace("date: 2026-02-01", "date: 2026/2/1"))
+    code, report, output = _run(str(tmp_path), "--profile", "sigma", "--no-validators")
+    # pySigma reads YYYY/M/D (sigma check accepts the rule): a warning, not a failure.
+    assert code == 0, output
+    (slashed,) = _findings(report, "date_is_a_sigma_date")
+    assert slashed["severity"] == "warning"
+    assert "written YYYY/MM/DD" in slashed["message"]
+    assert "Dated Rule" in json.dumps(slashed)
+    assert "date_is_iso_day" not in {c["name"] for c in report["checks"]}
+
+    (tmp_path / "slashed.yml").write_text(rule.replace("date: 2026-02-01", "date: '2026-02-30'"))
+    code, report, output = _run(str(tmp_path), "--profile", "sigma", "--no-validators")
+    assert code == 1, output
+    (impossible,) = _findings(report, "date_is_a_sigma_date")
+    assert impossible["severity"] == "failure"
+    assert "is not a day Sigma reads" in impossible["message"]
+
+    # The vendor profile keeps its own, stricter check: YYYY-MM-DD only.
+    (tmp_path / "slashed.yml").write_text(rule.replace("date: 2026-02-01", "date: 2026/2/1"))
+    _, vendor, _ = _run(str(tmp_path), "--no-validators")
+    assert _findings(vendor, "date_is_iso_day")
+    assert "date_is_a_sigma_date" not in {c["name"] for c in vendor["checks"]}
