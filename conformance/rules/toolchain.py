@@ -15,7 +15,9 @@ backend reset share one lifecycle: each rule is compiled, bounded and cleaned up
 from __future__ import annotations
 
 import atexit
+import collections
 import functools
+import gc
 import itertools
 import math
 import multiprocessing
@@ -43,6 +45,9 @@ from conformance.rules.outcomes import (
 
 #: Below this many rules a process pool costs more than it saves.
 _INLINE_BELOW = 64
+#: The most rules one chunk (a worker's task) holds: a worker holds a chunk's mappings and
+#: outcomes at once, so chunks sized by the corpus would make its memory grow with the corpus.
+_CHUNK_MOST = 200
 #: Seconds one rule may cost (parse, validators, every target) before it is reported as too
 #: expensive to judge (``--rule-timeout``). A real rule takes milliseconds; SigmaHQ's slowest
 #: takes well under a second. ``sigma check`` needs 13 s on a hostile 10 MB rule.
@@ -386,11 +391,12 @@ class CompileJob:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-            size = max(16, math.ceil(len(self._items) / (workers * 4)))
-            for start in range(0, len(self._items), size):
-                chunk = self._items[start : start + size]
-                future = self._pool.submit(_compile_chunk, config, chunk, rule_timeout)
-                self._futures.append(future)
+            size = max(16, min(_CHUNK_MOST, math.ceil(len(self._items) / (workers * 4))))
+            with _frozen_heap():  # the first submit forks the workers
+                for start in range(0, len(self._items), size):
+                    chunk = self._items[start : start + size]
+                    future = self._pool.submit(_compile_chunk, config, chunk, rule_timeout)
+                    self._futures.append(future)
 
     def results(self) -> Iterator[RuleOutcome]:
         """Every rule's outcome, in submission order, each chunk as soon as it is done (so the
@@ -399,7 +405,24 @@ class CompileJob:
             yield from _compile_chunk(self._config, self._items, self._budget)
             return
         try:
-            for future in self._futures:
-                yield from future.result()
+            # Each chunk let go once handed out: the main process never holds every outcome.
+            pending, self._futures = collections.deque(self._futures), []
+            while pending:
+                yield from pending.popleft().result()
         finally:
             self._pool.shutdown(cancel_futures=True)  # interrupted: run no further chunk
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Workers forked inside the block share the parent's objects (every document loaded
+    so far) without copying them: the garbage collector of a forked worker writes to the
+    header of every object it tracks, which copies each page of the inherited heap into
+    the worker. Frozen objects (``gc.freeze``) are never examined; the parent thaws its own
+    on leaving."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
