@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import sys
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -144,11 +145,22 @@ class RuleLoader(yaml.CSafeLoader):
         except ValueError:
             return self.construct_scalar(node)
 
+    def construct_shared_str(self, node: yaml.ScalarNode) -> str:
+        """A string; a short one shared with every equal short string loaded (``sys.intern``):
+        keys and common values (``title``, ``condition``, ``windows``) repeat in every rule,
+        and a run holds every document of its corpus."""
+        value = self.construct_scalar(node)
+        return sys.intern(value) if len(value) <= _SHARED_STR else value
+
+
+#: Strings up to this length are interned when loaded.
+_SHARED_STR = 40
 
 RuleLoader.add_constructor(
     "tag:yaml.org,2002:timestamp",
     RuleLoader.construct_lenient_timestamp,
 )
+RuleLoader.add_constructor("tag:yaml.org,2002:str", RuleLoader.construct_shared_str)
 
 
 def _check_graph(root: yaml.Node, limits: LoadLimits) -> None:
