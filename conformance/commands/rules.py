@@ -165,7 +165,7 @@ def rules_command(
     --min-rules N fails a run with fewer.
     """
     from conformance.rules.profiles import profile_named, target_roles
-    from conformance.rules.run import RuleCheckOptions, check_rulesets
+    from conformance.rules.run import RuleCheckOptions, check_rulesets, compile_workers
     from conformance.rules.toolchain import installed_plugins
     from conformance.rules.validation_config import ValidationConfig, load_validation_config
 
@@ -203,8 +203,9 @@ def rules_command(
             rule_timeout=rule_timeout or None,
         )
         result = RunResult(mode="rules", subject=subject, seed=None, strict=strict)
-        rulesets = read_rulesets(files)
-        with collecting() as made:
+        # The compile workers start before the rules are loaded: they share none of them.
+        with compile_workers(options), collecting() as made:
+            rulesets = read_rulesets(files)
             try:
                 result.checks, result.matrix = check_rulesets(rulesets, options)
             except KeyboardInterrupt:

@@ -386,17 +386,17 @@ class CompileJob:
         # forked workers inherit the toolchain (and its pristine state, see _pristine_state).
         _toolchain(config)
         _pristine_state(config)
+        ready = _READY.pop((config, workers), None)
         if _needs_pool(workers, len(self._items), rule_timeout):
-            # fork: workers inherit the imported pySigma instead of importing it again.
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self._pool = ready or _new_pool(workers)
             size = max(16, min(_CHUNK_MOST, math.ceil(len(self._items) / (workers * 4))))
-            with _frozen_heap():  # the first submit forks the workers
-                for start in range(0, len(self._items), size):
-                    chunk = self._items[start : start + size]
-                    future = self._pool.submit(_compile_chunk, config, chunk, rule_timeout)
-                    self._futures.append(future)
+            for start in range(0, len(self._items), size):
+                chunk = self._items[start : start + size]
+                future = self._pool.submit(_compile_chunk, config, chunk, rule_timeout)
+                self._futures.append(future)
+        elif ready is not None:  # started early, not needed after all (a few rules)
+            ready.shutdown()
+            gc.unfreeze()
 
     def results(self) -> Iterator[RuleOutcome]:
         """Every rule's outcome, in submission order, each chunk as soon as it is done (so the
@@ -411,18 +411,43 @@ class CompileJob:
                 yield from pending.popleft().result()
         finally:
             self._pool.shutdown(cancel_futures=True)  # interrupted: run no further chunk
+            gc.unfreeze()
 
 
-@contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """Workers forked inside the block share the parent's objects (every document loaded
-    so far) without copying them: the garbage collector of a forked worker writes to the
-    header of every object it tracks, which copies each page of the inherited heap into
-    the worker. Frozen objects (``gc.freeze``) are never examined; the parent thaws its own
-    on leaving."""
+#: Worker pools started by :func:`start_workers`, waiting for their :class:`CompileJob`.
+_READY: dict[tuple[ToolchainConfig, int], ProcessPoolExecutor] = {}
+
+
+def start_workers(config: ToolchainConfig, workers: int) -> None:
+    """Fork the compile workers of a coming :class:`CompileJob` now, before the rules are
+    loaded: workers forked later share every loaded document with the parent, and the parent
+    touches each one again (pickling it for them), so each page of documents ends up held
+    twice (by the parent, and by the workers). A job that needs no pool shuts it down."""
+    if workers < 2 or (config, workers) in _READY:
+        return
+    _toolchain(config)
+    _pristine_state(config)
+    _READY[(config, workers)] = pool = _new_pool(workers)
+    pool.submit(int).result()  # under fork, the first task forks every worker
+
+
+def discard_workers() -> None:
+    """Stop the pools :func:`start_workers` started that no :class:`CompileJob` took."""
+    while _READY:
+        _READY.popitem()[1].shutdown()
+        gc.unfreeze()
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes; under fork (where available) they are forked on the
+    first submit, inheriting the imported pySigma and this process's toolchain.
+
+    The heap is frozen (``gc.freeze``) when they fork, until they are done
+    (:meth:`CompileJob.results`): a garbage collection writes to the header of every object
+    it examines, which would copy every inherited page into each worker, and every page the
+    parent shares with them into the parent."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
     gc.collect()
     gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
