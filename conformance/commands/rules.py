@@ -55,18 +55,21 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     cap = LoadLimits().max_body_bytes + 1
     rulesets = []
     for name in expand_paths(files):
-        if name == "-":
-            body = sys.stdin.buffer.read(cap)
-            source = "<stdin>"
-        else:
-            try:
-                with Path(name).open("rb") as handle:
-                    body = handle.read(cap)
-            except OSError as exc:
-                raise HarnessError(f"cannot read {name}: {exc.strerror or exc}") from exc
-            source = name
-        rulesets.append(parse_body(body, source=source))
+        source = "<stdin>" if name == "-" else name
+        # Read straight into parse_body, which lets the bytes go once decoded.
+        rulesets.append(parse_body(_read(name, cap), source=source))
     return rulesets
+
+
+def _read(name: str, cap: int) -> bytes:
+    """Up to ``cap`` bytes of a file, or of stdin for ``-``."""
+    if name == "-":
+        return sys.stdin.buffer.read(cap)
+    try:
+        with Path(name).open("rb") as handle:
+            return handle.read(cap)
+    except OSError as exc:
+        raise HarnessError(f"cannot read {name}: {exc.strerror or exc}") from exc
 
 
 @click.command("rules")

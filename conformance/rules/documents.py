@@ -286,6 +286,10 @@ def parse_body(body: bytes, *, source: str, limits: LoadLimits = LoadLimits()) -
         return RuleSet(
             source, (), error=f"body is not UTF-8: byte {exc.start} is {body[exc.start]:#04x}"
         )
+    # The body and then the whole text let go as soon as they are split: a 20 MB file with
+    # one character outside the BMP decodes to an 80 MB string (four bytes a character), and
+    # its loaded documents come on top. (A caller that keeps its own reference keeps them.)
+    del body
     warnings: list[str] = []
     if text.startswith(_BOM):
         text = text[1:]
@@ -293,6 +297,7 @@ def parse_body(body: bytes, *, source: str, limits: LoadLimits = LoadLimits()) -
     text = text.replace("\r\n", "\n")
     pieces = split_documents(text)
     starts = start_lines(text, len(pieces))
+    del text
     error = None
     if len(pieces) > limits.max_documents:
         error = (
