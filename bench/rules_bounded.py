@@ -75,8 +75,14 @@ def _memory(pids: list[int]) -> tuple[int, int]:
     return pss, rss
 
 
+#: The last :func:`run_checker`'s peak PSS (MiB) of the main process alone and of its workers
+#: alone (each peak on its own: they need not fall at the same moment).
+LAST_SPLIT: dict[str, float] = {}
+
+
 def run_checker(args: list[str]) -> tuple[float, float, float, str]:
-    """Run the checker with ``args``; return seconds, peak tree PSS and RSS (MiB), output."""
+    """Run the checker with ``args``; return seconds, peak tree PSS and RSS (MiB), output.
+    The main process's and the workers' own peaks are left in :data:`LAST_SPLIT`."""
     command = [
         str(BIN / "python"),
         "-c",
@@ -86,11 +92,15 @@ def run_checker(args: list[str]) -> tuple[float, float, float, str]:
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        peak_pss = peak_rss = 0
+        peak_pss = peak_rss = peak_main = peak_workers = 0
         while process.poll() is None:
-            pss, rss = _memory(_tree(process.pid))
+            tree = _tree(process.pid)
+            pss, rss = _memory(tree)
+            main = _memory(tree[:1])[0]
             peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+            peak_main, peak_workers = max(peak_main, main), max(peak_workers, pss - main)
             time.sleep(0.1)
+        LAST_SPLIT.update(main=peak_main / MIB, workers=peak_workers / MIB)
         seconds = time.perf_counter() - started
         out.seek(0)
         output = out.read().decode("utf-8", "replace")
@@ -142,7 +152,8 @@ def memory(rules: int, small: int, rounds: int, tmp: Path) -> None:
         findings = sum(len(c["findings"]) for c in json.loads(report_path.read_text())["checks"])
         print(
             f"  {count} rules: {seconds:.1f} s, peak tree PSS {pss:.0f} MiB"
-            f" (summed RSS {tree_rss:.0f} MiB), {findings} findings",
+            f" (summed RSS {tree_rss:.0f} MiB; peaks: main process {LAST_SPLIT['main']:.0f} MiB,"
+            f" workers together {LAST_SPLIT['workers']:.0f} MiB), {findings} findings",
             flush=True,
         )
         rss[count].append(tree_rss)

@@ -24,7 +24,7 @@ class Severity(enum.Enum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a run can hold 100,000 findings
 class Reproduction:
     """Everything a reader needs to see the finding again themselves."""
 
@@ -38,7 +38,7 @@ class Reproduction:
     rule: str | None = None  # the rule's title and id, as a reader finds it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a run can hold 100,000 findings
 class Finding:
     """One observation of a check: what was received, what was expected, how to reproduce.
 

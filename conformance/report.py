@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape as xml_escape
 
 from conformance.findings import Finding, Severity
 from conformance.results import CheckResult, CompileMatrix, RunResult, Status
@@ -310,20 +311,8 @@ def _finding_dict(finding: Finding, *, strict: bool) -> dict[str, Any]:
     }
 
 
-def to_json(result: RunResult) -> dict[str, Any]:
-    """The run as a JSON-ready dict (every finding, nothing grouped)."""
-    matrix = None
-    if result.matrix is not None:
-        matrix = {
-            "targets": result.matrix.targets,
-            "required": result.matrix.required,
-            "rows": result.matrix.rows,
-            "aliases": result.matrix.aliases,
-            "cells": [
-                {"type": t, "target": target, "ok": cell.ok, "failed": cell.failed}
-                for (t, target), cell in sorted(result.matrix.cells.items())
-            ],
-        }
+def _json_head(result: RunResult) -> dict[str, Any]:
+    """The JSON report's keys before ``checks`` and ``matrix`` (in report order)."""
     return {
         "mode": result.mode,
         "subject": result.subject,
@@ -337,25 +326,84 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "rules_judged": result.rules_judged,
         "interrupted": result.interrupted,
         "counts": {s.value: n for s, n in result.counts().items()},
+    }
+
+
+def _check_head(c: CheckResult, *, strict: bool) -> dict[str, Any]:
+    """One check's JSON keys before its ``findings``."""
+    return {
+        "name": c.name,
+        "scope": c.scope,
+        "description": c.description,
+        "status": c.status(strict=strict).value,
+        "skip_reason": c.skip_reason,
+        "seconds": round(c.seconds, 6),
+    }
+
+
+def _matrix_json(matrix: CompileMatrix | None) -> dict[str, Any] | None:
+    if matrix is None:
+        return None
+    return {
+        "targets": matrix.targets,
+        "required": matrix.required,
+        "rows": matrix.rows,
+        "aliases": matrix.aliases,
+        "cells": [
+            {"type": t, "target": target, "ok": cell.ok, "failed": cell.failed}
+            for (t, target), cell in sorted(matrix.cells.items())
+        ],
+    }
+
+
+def to_json(result: RunResult) -> dict[str, Any]:
+    """The run as a JSON-ready dict (every finding, nothing grouped)."""
+    strict = result.strict
+    return {
+        **_json_head(result),
         "checks": [
             {
-                "name": c.name,
-                "scope": c.scope,
-                "description": c.description,
-                "status": c.status(strict=result.strict).value,
-                "skip_reason": c.skip_reason,
-                "seconds": round(c.seconds, 6),
-                "findings": [_finding_dict(f, strict=result.strict) for f in c.findings],
+                **_check_head(c, strict=strict),
+                "findings": [_finding_dict(f, strict=strict) for f in c.findings],
             }
             for c in result.checks
         ],
-        "matrix": matrix,
+        "matrix": _matrix_json(result.matrix),
     }
 
 
 def render_json(result: RunResult) -> str:
-    """The run as JSON text."""
+    """The run as JSON text (one string: :func:`json_pieces` writes the same text in pieces)."""
     return json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n"
+
+
+#: Serializes like ``json.dumps(..., indent=2, ensure_ascii=False)``.
+_JSON = json.JSONEncoder(indent=2, ensure_ascii=False)
+
+
+def _nested(value: Any, level: int) -> str:
+    """``value`` as JSON text placed ``level`` levels deep in an indented document: its lines
+    after the first indented by ``2 * level`` spaces (strings never hold a raw newline, so every
+    newline of the text is layout)."""
+    return _JSON.encode(value).replace("\n", "\n" + "  " * level)
+
+
+def json_pieces(result: RunResult) -> Iterator[str]:
+    """The text of :func:`render_json`, in pieces of at most one finding each, so a report with
+    tens of thousands of findings is written without holding it (or its dict) whole."""
+    strict = result.strict
+    head = _nested(_json_head(result), 0)
+    yield head[: -len("\n}")] + ',\n  "checks": '
+    for number, c in enumerate(result.checks):
+        check = _nested(_check_head(c, strict=strict), 2)
+        yield ("[" if number == 0 else ",") + "\n    " + check[: -len("\n    }")]
+        yield ',\n      "findings": '
+        for position, finding in enumerate(c.findings):
+            text = _nested(_finding_dict(finding, strict=strict), 4)
+            yield ("[" if position == 0 else ",") + "\n        " + text
+        yield "\n      ]\n    }" if c.findings else "[]\n    }"
+    yield "\n  ]" if result.checks else "[]"
+    yield ',\n  "matrix": ' + _nested(_matrix_json(result.matrix), 1) + "\n}\n"
 
 
 def _run_seconds(result: RunResult) -> float:
@@ -363,10 +411,10 @@ def _run_seconds(result: RunResult) -> float:
     return result.seconds if result.seconds is not None else sum(c.seconds for c in result.checks)
 
 
-def render_junit(result: RunResult) -> str:
-    """JUnit XML: one testcase per check; failures as ``<failure>``, skips as ``<skipped>``."""
+def _junit_suite(result: RunResult) -> ET.Element:
+    """The ``testsuite`` element, without its test cases."""
     counts = result.counts()
-    suite = ET.Element(
+    return ET.Element(
         "testsuite",
         name=f"soc-conformance {result.mode}",
         tests=str(len(result.checks)),
@@ -375,31 +423,83 @@ def render_junit(result: RunResult) -> str:
         skipped=str(counts[Status.SKIPPED]),
         time=f"{_run_seconds(result):.3f}",
     )
+
+
+def _junit_errors(result: RunResult) -> Iterator[ET.Element]:
+    """The test cases that stand for the run's own trouble (harness error, interruption)."""
     if result.harness_error:
-        case = ET.SubElement(suite, "testcase", classname=result.mode, name="harness")
+        case = ET.Element("testcase", classname=result.mode, name="harness")
         ET.SubElement(case, "error", message=result.harness_error)
+        yield case
     if result.interrupted:
-        case = ET.SubElement(suite, "testcase", classname=result.mode, name="interrupted")
+        case = ET.Element("testcase", classname=result.mode, name="interrupted")
         ET.SubElement(case, "error", message="interrupted: a partial report")
-    for c in result.checks:
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"{result.mode}.{c.scope}",
-            name=c.name,
-            time=f"{c.seconds:.3f}",
-        )
-        status = c.status(strict=result.strict)
-        detail = "\n".join(
-            line for f in c.findings for line in finding_lines(f, strict=result.strict)
-        )
-        if status is Status.FAILED:
-            failure = ET.SubElement(case, "failure", message=c.findings[0].message[:_CLIP])
-            failure.text = detail
-        elif status is Status.SKIPPED:
-            ET.SubElement(case, "skipped", message=c.skip_reason or "")
-        elif status is Status.WARNING:
-            ET.SubElement(case, "system-out").text = detail
+        yield case
+
+
+def _junit_case(result: RunResult, c: CheckResult) -> tuple[ET.Element, ET.Element | None]:
+    """A check's test case, and the element of it whose text is every finding's lines
+    (``failure`` or ``system-out``; None when there is none), that text not filled in."""
+    case = ET.Element(
+        "testcase", classname=f"{result.mode}.{c.scope}", name=c.name, time=f"{c.seconds:.3f}"
+    )
+    status = c.status(strict=result.strict)
+    holder = None
+    if status is Status.FAILED:
+        holder = ET.SubElement(case, "failure", message=c.findings[0].message[:_CLIP])
+    elif status is Status.SKIPPED:
+        ET.SubElement(case, "skipped", message=c.skip_reason or "")
+    elif status is Status.WARNING:
+        holder = ET.SubElement(case, "system-out")
+    return case, holder
+
+
+def _junit_details(c: CheckResult, *, strict: bool) -> Iterator[str]:
+    """Each finding's lines (joined by newlines, as are the findings)."""
+    for finding in c.findings:
+        yield "\n".join(finding_lines(finding, strict=strict))
+
+
+def render_junit(result: RunResult) -> str:
+    """JUnit XML: one testcase per check; failures as ``<failure>``, skips as ``<skipped>``.
+    (One string: :func:`junit_pieces` writes the same text in pieces.)"""
     suites = ET.Element("testsuites")
+    suite = _junit_suite(result)
     suites.append(suite)
+    suite.extend(_junit_errors(result))
+    for c in result.checks:
+        case, holder = _junit_case(result, c)
+        if holder is not None:
+            holder.text = "\n".join(_junit_details(c, strict=result.strict))
+        suite.append(case)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def junit_pieces(result: RunResult) -> Iterator[str]:
+    """The text of :func:`render_junit`, in pieces of at most one finding each (a check's
+    details are escaped finding by finding, never joined into one text)."""
+    errors = list(_junit_errors(result))
+    if not errors and not result.checks:
+        yield render_junit(result)  # an empty suite: nothing to stream
+        return
+    suites = ET.Element("testsuites")
+    suite = _junit_suite(result)
+    suites.append(suite)
+    ET.SubElement(suite, "cases")  # where the test cases go
+    before, _, after = ET.tostring(suites, encoding="unicode", xml_declaration=True).rpartition(
+        "<cases />"
+    )
+    yield before
+    yield from (ET.tostring(case, encoding="unicode") for case in errors)
+    for c in result.checks:
+        case, holder = _junit_case(result, c)
+        if holder is None:
+            yield ET.tostring(case, encoding="unicode")
+            continue
+        holder.text = "x"  # a stand-in, cut off below
+        closing = f"</{holder.tag}></testcase>"
+        yield ET.tostring(case, encoding="unicode").removesuffix("x" + closing)
+        for number, text in enumerate(_junit_details(c, strict=result.strict)):
+            yield ("\n" if number else "") + xml_escape(text)
+        yield closing
+    yield after + "\n"

@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -73,15 +73,20 @@ def check_output_paths(**paths: str | None) -> None:
             raise UsageError(f"{option}: not writable")
 
 
-def write_report(path: str | None, text: str) -> None:
-    """Write ``text`` to ``path`` (if given; ``-`` is stdout); unwritable is a harness error."""
+def write_report(path: str | None, text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its pieces, one at a time: a big report is never held whole) to
+    ``path`` (if given; ``-`` is stdout); unwritable is a harness error."""
     if path is None:
         return
+    pieces = [text] if isinstance(text, str) else text
     if path == STDOUT:
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
         return
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        with Path(path).open("w", encoding="utf-8") as handle:
+            for piece in pieces:
+                handle.write(piece)
     except OSError as exc:
         raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
@@ -131,7 +136,7 @@ def conclude(
     from conformance.commands.output import output_settings
     from conformance.html_report import render_html
     from conformance.progress import reporter_for, reporting
-    from conformance.report import render_json, render_junit, render_text
+    from conformance.report import json_pieces, junit_pieces, render_text
 
     settings = output_settings()
     try:
@@ -152,8 +157,9 @@ def conclude(
                 click.echo(f"could not test: {scrubber.scrub(result.harness_error)}", err=True)
             else:
                 click.echo(scrubber.scrub(render_text(result)), nl=False, err=human_to_stderr)
-            write_report(json_path, scrubber.scrub(render_json(result)))
-            write_report(junitxml, scrubber.scrub(render_junit(result)))
+            # In pieces (a finding at most each), scrubbed one by one: no key spans two.
+            write_report(json_path, map(scrubber.scrub, json_pieces(result)))
+            write_report(junitxml, map(scrubber.scrub, junit_pieces(result)))
             if settings.html is not None:
                 write_report(settings.html, scrubber.scrub(render_html(result)))
     except UsageError as exc:

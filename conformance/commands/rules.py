@@ -55,18 +55,21 @@ def read_rulesets(files: tuple[str, ...]) -> list[RuleSet]:
     cap = LoadLimits().max_body_bytes + 1
     rulesets = []
     for name in expand_paths(files):
-        if name == "-":
-            body = sys.stdin.buffer.read(cap)
-            source = "<stdin>"
-        else:
-            try:
-                with Path(name).open("rb") as handle:
-                    body = handle.read(cap)
-            except OSError as exc:
-                raise HarnessError(f"cannot read {name}: {exc.strerror or exc}") from exc
-            source = name
-        rulesets.append(parse_body(body, source=source))
+        source = "<stdin>" if name == "-" else name
+        # Read straight into parse_body, which lets the bytes go once decoded.
+        rulesets.append(parse_body(_read(name, cap), source=source))
     return rulesets
+
+
+def _read(name: str, cap: int) -> bytes:
+    """Up to ``cap`` bytes of a file, or of stdin for ``-``."""
+    if name == "-":
+        return sys.stdin.buffer.read(cap)
+    try:
+        with Path(name).open("rb") as handle:
+            return handle.read(cap)
+    except OSError as exc:
+        raise HarnessError(f"cannot read {name}: {exc.strerror or exc}") from exc
 
 
 @click.command("rules")
@@ -165,7 +168,7 @@ def rules_command(
     --min-rules N fails a run with fewer.
     """
     from conformance.rules.profiles import profile_named, target_roles
-    from conformance.rules.run import RuleCheckOptions, check_rulesets
+    from conformance.rules.run import RuleCheckOptions, check_rulesets, compile_workers
     from conformance.rules.toolchain import installed_plugins
     from conformance.rules.validation_config import ValidationConfig, load_validation_config
 
@@ -203,8 +206,9 @@ def rules_command(
             rule_timeout=rule_timeout or None,
         )
         result = RunResult(mode="rules", subject=subject, seed=None, strict=strict)
-        rulesets = read_rulesets(files)
-        with collecting() as made:
+        # The compile workers start before the rules are loaded: they share none of them.
+        with compile_workers(options), collecting() as made:
+            rulesets = read_rulesets(files)
             try:
                 result.checks, result.matrix = check_rulesets(rulesets, options)
             except KeyboardInterrupt:

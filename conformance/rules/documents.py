@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import sys
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -144,11 +145,22 @@ class RuleLoader(yaml.CSafeLoader):
         except ValueError:
             return self.construct_scalar(node)
 
+    def construct_shared_str(self, node: yaml.ScalarNode) -> str:
+        """A string; a short one shared with every equal short string loaded (``sys.intern``):
+        keys and common values (``title``, ``condition``, ``windows``) repeat in every rule,
+        and a run holds every document of its corpus."""
+        value = self.construct_scalar(node)
+        return sys.intern(value) if len(value) <= _SHARED_STR else value
+
+
+#: Strings up to this length are interned when loaded.
+_SHARED_STR = 40
 
 RuleLoader.add_constructor(
     "tag:yaml.org,2002:timestamp",
     RuleLoader.construct_lenient_timestamp,
 )
+RuleLoader.add_constructor("tag:yaml.org,2002:str", RuleLoader.construct_shared_str)
 
 
 def _check_graph(root: yaml.Node, limits: LoadLimits) -> None:
@@ -274,6 +286,10 @@ def parse_body(body: bytes, *, source: str, limits: LoadLimits = LoadLimits()) -
         return RuleSet(
             source, (), error=f"body is not UTF-8: byte {exc.start} is {body[exc.start]:#04x}"
         )
+    # The body and then the whole text let go as soon as they are split: a 20 MB file with
+    # one character outside the BMP decodes to an 80 MB string (four bytes a character), and
+    # its loaded documents come on top. (A caller that keeps its own reference keeps them.)
+    del body
     warnings: list[str] = []
     if text.startswith(_BOM):
         text = text[1:]
@@ -281,6 +297,7 @@ def parse_body(body: bytes, *, source: str, limits: LoadLimits = LoadLimits()) -
     text = text.replace("\r\n", "\n")
     pieces = split_documents(text)
     starts = start_lines(text, len(pieces))
+    del text
     error = None
     if len(pieces) > limits.max_documents:
         error = (

@@ -6,12 +6,13 @@ Used by ``soc-conformance rules`` on files and by server mode on the responses i
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conformance import checks as _checks  # noqa: F401 - registers the built-in checks
 from conformance import contract
-from conformance.findings import UsageError
+from conformance.findings import ConformanceError, UsageError
 from conformance.progress import current
 from conformance.registry import REGISTRY, CheckSpec, Scope
 from conformance.results import CheckResult, CompileMatrix
@@ -25,7 +26,9 @@ from conformance.rules.toolchain import (
     CompileJob,
     ToolchainConfig,
     check_targets_installed,
+    discard_workers,
     installed_plugins,
+    start_workers,
 )
 from conformance.rules.validation_config import ValidationConfig
 from conformance.rules.validators import offline_validators, runs_offline
@@ -97,14 +100,7 @@ def check_rulesets(
     compile_specs = [s for s in specs if s.scope == "compile"]
     job = None
     if compile_specs:
-        check_targets_installed(targets)
-        wants_validators = any(s.name == "pysigma_validators_pass" for s in compile_specs)
-        config = ToolchainConfig(
-            targets,
-            _validator_names(options, profile) if wants_validators else (),
-            options.attack_data,
-            options.validation.frozen_params(),
-        )
+        config = _toolchain_config(options, compile_specs)
         items = _compile_items(rulesets)
         job = CompileJob(config, items, options.workers, options.rule_timeout)
         _begin_compile(targets, len(items))
@@ -130,6 +126,43 @@ def check_rulesets(
                 run_check(spec, subject, results[spec.name])
         _end_compile(targets, matrix)
     return [results[s.name] for s in _ordered(specs)], matrix
+
+
+def _toolchain_config(options: RuleCheckOptions, compile_specs: list[CheckSpec]) -> ToolchainConfig:
+    """What the compile workers build (targets checked to be installed first)."""
+    targets = options.all_targets()
+    check_targets_installed(targets)
+    wants_validators = any(s.name == "pysigma_validators_pass" for s in compile_specs)
+    return ToolchainConfig(
+        targets,
+        _validator_names(options, options.profile_spec) if wants_validators else (),
+        options.attack_data,
+        options.validation.frozen_params(),
+    )
+
+
+@contextmanager
+def compile_workers(options: RuleCheckOptions) -> Iterator[None]:
+    """Start the compile workers that :func:`check_rulesets` with ``options`` will use inside
+    the block now, before its rules are loaded (so the workers share none of them:
+    ``toolchain.start_workers``); workers no run took are stopped on leaving. A usage error
+    (an unknown target or check) is left to ``check_rulesets`` to raise, in its own order."""
+    compile_specs = [s for s in _selected_or_none(options) if s.scope == "compile"]
+    if compile_specs and options.workers > 1:
+        with suppress(ConformanceError):
+            start_workers(_toolchain_config(options, compile_specs), options.workers)
+    try:
+        yield
+    finally:
+        discard_workers()
+
+
+def _selected_or_none(options: RuleCheckOptions) -> list[CheckSpec]:
+    """:func:`selected_checks`, or none when the selection is a usage error."""
+    try:
+        return selected_checks(options)
+    except ConformanceError:
+        return []
 
 
 def _validator_names(options: RuleCheckOptions, profile: Profile) -> tuple[str, ...]:
@@ -239,4 +272,11 @@ def check_names() -> list[str]:
     return sorted(c.name for scope in _SCOPES for c in REGISTRY.all(scope))
 
 
-__all__ = ["RuleCheckOptions", "UsageError", "check_names", "check_rulesets", "selected_checks"]
+__all__ = [
+    "RuleCheckOptions",
+    "UsageError",
+    "check_names",
+    "check_rulesets",
+    "compile_workers",
+    "selected_checks",
+]

@@ -15,7 +15,9 @@ backend reset share one lifecycle: each rule is compiled, bounded and cleaned up
 from __future__ import annotations
 
 import atexit
+import collections
 import functools
+import gc
 import itertools
 import math
 import multiprocessing
@@ -43,6 +45,9 @@ from conformance.rules.outcomes import (
 
 #: Below this many rules a process pool costs more than it saves.
 _INLINE_BELOW = 64
+#: The most rules one chunk (a worker's task) holds: a worker holds a chunk's mappings and
+#: outcomes at once, so chunks sized by the corpus would make its memory grow with the corpus.
+_CHUNK_MOST = 200
 #: Seconds one rule may cost (parse, validators, every target) before it is reported as too
 #: expensive to judge (``--rule-timeout``). A real rule takes milliseconds; SigmaHQ's slowest
 #: takes well under a second. ``sigma check`` needs 13 s on a hostile 10 MB rule.
@@ -381,16 +386,17 @@ class CompileJob:
         # forked workers inherit the toolchain (and its pristine state, see _pristine_state).
         _toolchain(config)
         _pristine_state(config)
+        ready = _READY.pop((config, workers), None)
         if _needs_pool(workers, len(self._items), rule_timeout):
-            # fork: workers inherit the imported pySigma instead of importing it again.
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-            size = max(16, math.ceil(len(self._items) / (workers * 4)))
+            self._pool = ready or _new_pool(workers)
+            size = max(16, min(_CHUNK_MOST, math.ceil(len(self._items) / (workers * 4))))
             for start in range(0, len(self._items), size):
                 chunk = self._items[start : start + size]
                 future = self._pool.submit(_compile_chunk, config, chunk, rule_timeout)
                 self._futures.append(future)
+        elif ready is not None:  # started early, not needed after all (a few rules)
+            ready.shutdown()
+            gc.unfreeze()
 
     def results(self) -> Iterator[RuleOutcome]:
         """Every rule's outcome, in submission order, each chunk as soon as it is done (so the
@@ -399,7 +405,49 @@ class CompileJob:
             yield from _compile_chunk(self._config, self._items, self._budget)
             return
         try:
-            for future in self._futures:
-                yield from future.result()
+            # Each chunk let go once handed out: the main process never holds every outcome.
+            pending, self._futures = collections.deque(self._futures), []
+            while pending:
+                yield from pending.popleft().result()
         finally:
             self._pool.shutdown(cancel_futures=True)  # interrupted: run no further chunk
+            gc.unfreeze()
+
+
+#: Worker pools started by :func:`start_workers`, waiting for their :class:`CompileJob`.
+_READY: dict[tuple[ToolchainConfig, int], ProcessPoolExecutor] = {}
+
+
+def start_workers(config: ToolchainConfig, workers: int) -> None:
+    """Fork the compile workers of a coming :class:`CompileJob` now, before the rules are
+    loaded: workers forked later share every loaded document with the parent, and the parent
+    touches each one again (pickling it for them), so each page of documents ends up held
+    twice (by the parent, and by the workers). A job that needs no pool shuts it down."""
+    if workers < 2 or (config, workers) in _READY:
+        return
+    _toolchain(config)
+    _pristine_state(config)
+    _READY[(config, workers)] = pool = _new_pool(workers)
+    pool.submit(int).result()  # under fork, the first task forks every worker
+
+
+def discard_workers() -> None:
+    """Stop the pools :func:`start_workers` started that no :class:`CompileJob` took."""
+    while _READY:
+        _READY.popitem()[1].shutdown()
+        gc.unfreeze()
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes; under fork (where available) they are forked on the
+    first submit, inheriting the imported pySigma and this process's toolchain.
+
+    The heap is frozen (``gc.freeze``) when they fork, until they are done
+    (:meth:`CompileJob.results`): a garbage collection writes to the header of every object
+    it examines, which would copy every inherited page into each worker, and every page the
+    parent shares with them into the parent."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    gc.collect()
+    gc.freeze()
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from conformance.findings import UsageError
@@ -107,3 +109,69 @@ def test_unknown_or_malformed_target_is_a_usage_error(spec: str) -> None:
 
 def test_target_name_round_trips() -> None:
     assert Target.parse("splunk+sysmon").name == "splunk+sysmon"
+
+
+def _verdicts(results: list[object]) -> dict[str, tuple[str, int]]:
+    return {r.name: (r.status(strict=False).value, len(r.findings)) for r in results}  # type: ignore[attr-defined]
+
+
+def test_workers_started_before_the_rules_are_loaded_serve_the_run() -> None:
+    import gc
+
+    from conformance.rules import toolchain
+    from conformance.rules.run import compile_workers
+
+    raw = body(*many_rules(70), LUCENE_ONLY_FAILS)
+    options = RuleCheckOptions(include=COMPILE, workers=2)
+    inline, _ = check_rulesets([parse_body(raw, source="x")], replace(options, workers=1))
+    with compile_workers(options):
+        assert len(toolchain._READY) == 1  # forked before anything is loaded
+        rulesets = [parse_body(raw, source="x")]
+        results, matrix = check_rulesets(rulesets, options)
+        assert not toolchain._READY  # the run took them
+    assert _verdicts(results) == _verdicts(inline)
+    assert matrix.cell("ipv4", "lucene+ecs_windows").failed == 1
+    assert gc.get_freeze_count() == 0  # the heap is thawed once the workers are done
+
+
+def test_early_workers_no_run_took_are_stopped() -> None:
+    import gc
+
+    from conformance.rules import toolchain
+    from conformance.rules.run import compile_workers
+
+    options = RuleCheckOptions(include=COMPILE, workers=2)
+    with compile_workers(options):
+        pool = next(iter(toolchain._READY.values()))
+        # A few rules compile inline: the early pool is let go at once.
+        check_rulesets([parse_body(body(sample_rule()), source="x")], options)
+        assert not toolchain._READY
+    with compile_workers(options):
+        pool = next(iter(toolchain._READY.values()))  # then the file could not be read
+    assert not toolchain._READY
+    with pytest.raises(RuntimeError):
+        pool.submit(int)  # shut down
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_usage_error_is_left_to_the_run() -> None:
+    from conformance.rules import toolchain
+    from conformance.rules.run import compile_workers
+
+    options = RuleCheckOptions(include=("no_such_check",), workers=2)
+    with compile_workers(options):
+        assert not toolchain._READY
+        with pytest.raises(UsageError):
+            check_rulesets([parse_body(body(sample_rule()), source="x")], options)
+
+
+def test_chunks_stay_small_however_many_rules() -> None:
+    from conformance.rules import toolchain
+
+    config = toolchain.ToolchainConfig(("splunk+sysmon",), ())
+    items = [(0, i, {"title": "x"}) for i in range(4000)]  # a quarter each: 500
+    job = toolchain.CompileJob(config, items, 2, None)
+    try:
+        assert len(job._futures) == 4000 // toolchain._CHUNK_MOST
+    finally:
+        assert len(list(job.results())) == 4000

@@ -223,3 +223,14 @@ def test_parsed_documents_know_the_line_they_start_on() -> None:
     body = b"title: a\nid: 1\n---\ntitle: b\n--- title: c\n---\n\n# c\ntitle: d\n"
     assert [d.line for d in parse_body(body, source="x").documents] == [1, 4, 5, 7]
     assert [d.line for d in parse_body(b"# intro\n---\ntitle: a\n", source="x").documents] == [3]
+
+
+def test_short_strings_are_shared_between_documents() -> None:
+    """A run holds every document: keys and common values are loaded once, not per rule."""
+    ruleset = parse_body(b"level: high\ntags: [a]\n---\nlevel: high\ntags: [a]\n", source="x")
+    first, second = (doc.mapping for doc in ruleset.documents)
+    assert first is not None
+    assert second is not None
+    assert first == second == {"level": "high", "tags": ["a"]}
+    assert next(iter(first)) is next(iter(second))  # the key
+    assert first["level"] is second["level"]  # a short value

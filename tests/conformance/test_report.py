@@ -236,3 +236,59 @@ def test_the_runner_times_each_check(monkeypatch: pytest.MonkeyPatch) -> None:
     for subject in (0, 1):
         runner.run_check(spec, subject, result)
     assert result.seconds == 1.0  # two subjects, half a tick each, skipped ones too
+
+
+def _variants() -> list[RunResult]:
+    """Runs whose reports differ in shape: every corner the piecewise writers must get right."""
+    full = _run()
+    odd = _run()  # non-ASCII, markup and a key-like string in what the reports quote
+    odd.checks[1].findings[0] = replace(
+        odd.checks[1].findings[0],
+        message='défanged <b>&</b> "quoted" ]]> sk_live_…abcd',
+        received="line\nbreak\ttab 🦊",
+    )
+    odd.subject = "règles <1>.yml"
+    empty_findings = _run()
+    empty_findings.checks = [c for c in empty_findings.checks if not c.findings]
+    no_checks = RunResult(mode="rules", subject="x", seed=None, strict=False)
+    broken = RunResult(mode="server", subject="http://127.0.0.1:1", seed=7, strict=True)
+    broken.harness_error = "unreachable <no route>"
+    interrupted = _run()
+    interrupted.interrupted, interrupted.matrix = True, None
+    return [full, odd, empty_findings, no_checks, broken, interrupted]
+
+
+@pytest.mark.parametrize("number", range(6))
+def test_the_piecewise_writers_write_what_the_whole_renderers_do(number: int) -> None:
+    from conformance.report import json_pieces, junit_pieces, to_json
+
+    run = _variants()[number]
+    pieces = list(json_pieces(run))
+    assert "".join(pieces) == render_json(run)
+    assert json.loads("".join(pieces)) == to_json(run)
+    # One finding at most per piece: the writer never holds the whole report.
+    assert len(pieces) >= sum(len(c.findings) for c in run.checks)
+    assert "".join(junit_pieces(run)) == render_junit(run)
+    ET.fromstring("".join(junit_pieces(run)))  # still well-formed XML
+
+
+def test_the_piecewise_writers_match_on_a_real_corpus_with_findings() -> None:
+    """A small real run (vendor rules with defects, a general rule, a YAML error)."""
+    from conformance.report import json_pieces, junit_pieces
+    from conformance.rules.documents import parse_body
+    from conformance.rules.run import RuleCheckOptions, check_rulesets
+    from tests.conformance.rule_samples import body, many_rules, sample_rule
+
+    raw = body(
+        *many_rules(12),
+        sample_rule("url", "http://evil.example/a?b=c", escape=False, title="Ünïcode <url>"),
+        sample_rule(),
+        sample_rule(),  # a duplicate id
+        "title: [unclosed\n",
+    )
+    options = RuleCheckOptions(targets=("splunk+sysmon",), required_targets=(), workers=1)
+    run = RunResult(mode="rules", subject="rules.yml", seed=None, strict=False)
+    run.checks, run.matrix = check_rulesets([parse_body(raw, source="rules.yml")], options)
+    assert sum(len(c.findings) for c in run.checks) > 3
+    assert "".join(json_pieces(run)) == render_json(run)
+    assert "".join(junit_pieces(run)) == render_junit(run)
