@@ -108,8 +108,8 @@ class SharedWindows:
             db = self._connect()
             assert self._turns is not None
             fcntl.flock(self._turns, fcntl.LOCK_EX)
-            db.execute("BEGIN IMMEDIATE")
             try:
+                db.execute("BEGIN IMMEDIATE")
                 now = self._clock()
                 state = [_expire(db, name, index, w, now) for index, w in enumerate(windows)]
                 allowed = count and all(
@@ -127,9 +127,10 @@ class SharedWindows:
                         _sweep(db, now)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-            finally:
+            finally:  # whatever happened, the other workers get their turn
                 fcntl.flock(self._turns, fcntl.LOCK_UN)
         stats = [
             WindowStats(remaining=w.amount - total, reset=w.reset(oldest, now))

@@ -186,3 +186,30 @@ def test_racing_processes_share_one_count(tmp_path: Path) -> None:
         os.waitpid(pid, 0)
     assert total == 60  # 160 tried from 4 processes: exactly the window's 60 let through
     assert store.stats(("k", "x"), window)[0].remaining == 0
+
+
+def test_a_failed_hit_gives_the_other_processes_their_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from mockserver import sharedwindows
+
+    monkeypatch.setattr(sharedwindows, "BUSY_TIMEOUT_SECONDS", 0.05)
+    path = tmp_path / "counts.sqlite"
+    failing = SharedWindows(path, FakeClock())
+    intruder = sqlite3.connect(path, isolation_level=None)
+    intruder.execute("BEGIN IMMEDIATE")  # a writer the turn-taking does not know about
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        failing.hit(("k", "x"), [Window(1, 60.0)])
+    intruder.execute("ROLLBACK")
+    intruder.close()
+    other = SharedWindows(path, FakeClock())  # its own descriptor: a flock left held blocks it
+    result: list[bool] = []
+    worker = threading.Thread(
+        target=lambda: result.append(other.hit(("k", "x"), [Window(1, 60.0)])[0]), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert result == [True]  # not blocked, and the failed hit counted nothing
+    assert failing.hit(("k", "x"), [Window(1, 60.0)])[0] is False  # one shared count
