@@ -89,10 +89,12 @@ class WorkerPool:
     workers: int = 2
     threads: int = 8
     access_log: bool = True
-    _socket: socket.socket | None = None
-    _pids: dict[int, tuple[int, float]] = field(default_factory=dict)  # pid: (slot, started)
-    _shared_dir: Path | None = None
-    _early_deaths: int = 0
+    _socket: socket.socket | None = field(default=None, init=False)
+    _pids: dict[int, tuple[int, float]] = field(
+        default_factory=dict, init=False
+    )  # pid: (slot, start)
+    _shared_dir: Path | None = field(default=None, init=False)
+    _early_deaths: int = field(default=0, init=False)
 
     def start(self) -> WorkerPool:
         """Bind (ServerError with one line if taken), share the counts, fork the workers."""
@@ -143,11 +145,6 @@ class WorkerPool:
         if self._shared_dir is not None:
             shutil.rmtree(self._shared_dir, ignore_errors=True)
             self._shared_dir = None
-
-    @property
-    def pids(self) -> list[int]:
-        """The workers' process ids (for tests and the curious)."""
-        return list(self._pids)
 
     def _fork(self, slot: int) -> None:
         assert self._socket is not None
