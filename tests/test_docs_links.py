@@ -1,6 +1,6 @@
 """The README and docs work from a clone: every link resolves inside the repository (none
-leaves it for the web), nothing points at the team's notes outside it, and the README's first section stays two
-commands long."""
+leaves it for the web), nothing points at the team's notes outside it, and the README's first
+section stays two commands long."""
 
 from __future__ import annotations
 
