@@ -123,9 +123,12 @@ def test_a_real_hostile_rule_is_stopped_by_its_budget(tmp_path: Path) -> None:
     result = CliRunner().invoke(rules_command, args)
     assert result.exit_code == 1, result.output
     assert "too expensive to judge: not done after 1 s, in " in result.output
-    # It names what was running: a validator, or the target being converted.
+    # It names what was running: a validator, the target being converted, or (on a loaded
+    # machine the second can run out while pySigma still parses the rule) the call below.
     flat = " ".join(result.output.split())
-    assert re.search(r"after 1 s, in (validator \w+|converting for \S+) ", flat), flat[:500]
+    named = re.search(r"after 1 s, in (validator \w+|converting for \S+|[A-Za-z_][\w.]*) ", flat)
+    assert named, flat[:500]
+    assert named.group(1) != "compiling", flat[:500]
     assert "Very Large Command Line Rule" in result.output
     assert "1/1 ok" in result.output  # the small rule was compiled on every target
 
