@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -31,11 +31,15 @@ from tests.conformance.planted import (
     WSGIApp,
     documents,
     feed,
+    per_body,
+    per_document,
+    per_query,
     query_of,
     respond,
     rule_id,
     set_query,
     with_documents,
+    with_rule_id,
 )
 
 STRICT = "since_is_strict"
@@ -170,8 +174,8 @@ def test_an_ioc_not_known_to_be_stale_is_only_a_warning(
     result = _verdict(STRICT, plant)
     assert result.status(strict=False) is Status.WARNING
     day, boundary = result.findings
-    assert not day.documented
-    assert not boundary.documented
+    assert day.documented is False
+    assert boundary.documented is False
     assert day.message.endswith(
         "(allowed only if the IOC was updated since: a page says 'or updated')"
     )
@@ -186,7 +190,7 @@ def test_without_the_ioc_list_a_rule_before_since_is_only_a_warning() -> None:
     result = _verdict(STRICT, plant)
     assert result.status(strict=False) is Status.WARNING
     warning = _only(result)
-    assert not warning.documented
+    assert warning.documented is False
     assert re.fullmatch(
         rf"since={INSTANT} returned rule \S+ dated {DAY}, before it \(allowed only if the IOC "
         r"was updated since: a page says 'or updated'\)",
@@ -250,8 +254,8 @@ def test_an_inclusive_added_or_updated_reader_is_a_warning_for_an_updated_ioc() 
     result = _verdict(STRICT, since_by(_added_or_updated))
     assert result.status(strict=False) is Status.WARNING
     day, boundary = result.findings
-    assert not day.documented
-    assert not boundary.documented
+    assert day.documented is False
+    assert boundary.documented is False
     assert "(its answer reads since as 'added or updated after'): 'after' is strict" in (
         boundary.message
     )
@@ -276,7 +280,7 @@ def test_an_inclusive_added_or_updated_reader_fails_for_an_ioc_never_updated() -
     result = _verdict(STRICT, _chain(reader, _listed(listing)))
     assert result.status(strict=False) is Status.FAILED
     day, boundary = result.findings
-    assert not day.documented
+    assert day.documented is False
     assert boundary.documented
     assert f"IOC '{picked.group(1)}'" in boundary.message
     assert "(its answer reads since as 'added or updated after')" in boundary.message
@@ -341,10 +345,10 @@ def test_an_ignored_offset_is_named_with_both_answers() -> None:
     assert "since=" + local.replace("+", "%2B") in (finding.reproduction.curl or "")
 
 
-def _offsets(status: int) -> Plant:
+def _offsets(status: int, *, sign: str = "+-") -> Plant:
     def rewrite(request: Request, response: Response) -> Response:
         since = request.args.get("since", "")
-        if request.path == SIGMA_PATH and re.search(r"[+-]\d\d:\d\d$", since):
+        if request.path == SIGMA_PATH and re.search(rf"[{sign}]\d\d:\d\d$", since):
             return Response(b'{"error": {"code": "bad"}}', status=status)
         return response
 
@@ -416,3 +420,198 @@ def test_an_answer_holding_rules_leaves_nothing_to_judge() -> None:
         r"grown\): nothing to judge",
         result.skip_reason or "",
     ), result.skip_reason
+
+
+# --- since_is_monotonic ------------------------------------------------------------------------
+
+
+def test_since_misread_only_alongside_another_filter_is_caught() -> None:
+    """The pairs are drawn with the other filters too: a server whose ``since`` slips only
+    when ``type``, ``confidence`` or ``industry`` comes with it is not monotonic."""
+
+    def back_on_odd_days(query: dict[str, str]) -> None:
+        if "since" in query and len(query) > 2:  # since, limit and another filter
+            moment = _moment(query["since"])
+            if moment.day % 2:
+                query["since"] = (moment - timedelta(days=200)).isoformat().replace("+00:00", "Z")
+
+    result = _verdict(MONOTONIC, per_query(back_on_odd_days))
+    assert result.status(strict=False) is Status.FAILED
+    finding = result.findings[0]
+    assert re.fullmatch(rf"since={INSTANT} returned \d+ rule\(s\) {CURL}.*' lacks", finding.message)
+    assert re.search(r"(type|confidence|industry)=", finding.reproduction.curl or "")
+
+
+# --- since_is_strict on bodies that are not all dated rules ------------------------------------
+
+
+def _undated(only: str) -> Callable[[str], str]:
+    return lambda doc: re.sub(r"^date: .*\n", "", doc, flags=re.M) if only in doc else doc
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        pytest.param(per_document(_undated("Hashes|contains")), id="hash rules undated"),
+        pytest.param(per_body(lambda docs: [*docs, "[]\n"] if docs else docs), id="a list"),
+    ],
+)
+def test_rules_without_a_day_are_passed_over(plant: Plant) -> None:
+    """Undated rules and documents that are not rules have no day to judge: the others are
+    judged, and since ignored is still caught on them."""
+    assert _verdict(STRICT, plant).findings == []
+    ignored = _chain(_ignored("since", contract.SIGMA_PATH, contract.IOCS_PATH), plant)
+    finding = _only(_verdict(STRICT, ignored))
+    assert finding.message.endswith(": both before it")
+
+
+def test_since_ignored_is_caught_whatever_the_order_of_the_rules() -> None:
+    """Newest first: the rules dated before ``since`` come after the ones dated after it."""
+    newest_first = per_body(lambda docs: docs[::-1])
+    plant = _chain(_ignored("since", contract.SIGMA_PATH, contract.IOCS_PATH), newest_first)
+    finding = _only(_verdict(STRICT, plant))
+    assert finding.message.endswith(": both before it")
+
+
+def test_rules_with_an_empty_id_keep_their_document_in_the_reproduction() -> None:
+    blank = per_document(lambda doc: with_rule_id(doc, "''"))
+    inclusive = since_by(lambda ioc, since: ioc.added >= since)
+    finding = _only(_verdict(STRICT, _chain(inclusive, blank)))
+    assert "is present with since=" in finding.message
+    assert "id: ''\n" in (finding.reproduction.document or "")
+    ignored = _chain(_ignored("since", contract.SIGMA_PATH, contract.IOCS_PATH), blank)
+    finding = _only(_verdict(STRICT, ignored))
+    assert finding.message.endswith(": both before it")
+    assert "id: ''\n" in (finding.reproduction.document or "")
+
+
+# --- which IOC the boundary is judged on -------------------------------------------------------
+
+
+def test_the_boundary_ioc_is_drawn_from_the_whole_list() -> None:
+    """Over a few seeds the inclusive reader is shown on IOCs from all of ``/api/v1/iocs``,
+    not only its first page (the list's default limit is 100)."""
+    inclusive = since_by(lambda ioc, since: ioc.added >= since)
+    order = [ioc.value for ioc in feed().iocs]
+    named = []
+    for seed in range(1, 7):
+        finding = _only(_verdict(STRICT, inclusive, seed=seed, max_examples=1))
+        picked = re.search(r"IOC '(\S+)'", finding.message)
+        assert picked
+        named.append(order.index(picked[1]))
+    assert max(named) >= contract.DEFAULT_LIMIT, named
+
+
+def test_ties_and_unreadable_times_do_not_make_an_answer_read_or_updated() -> None:
+    """Two IOCs added at the same second (both present at ``since`` = that second) and later
+    IOCs whose ``first_seen`` cannot be read: none of them shows an IOC added *before* since,
+    so an inclusive server still reads as "added after", a documented failure."""
+    ipv4 = [ioc for ioc in feed().iocs if ioc.type == "ipv4"]
+    first, twin = ipv4[len(ipv4) // 2], ipv4[len(ipv4) // 2 + 1]
+    later = {ioc.id for ioc in ipv4[len(ipv4) // 2 + 2 :]}
+    assert later
+
+    def added(ioc: IOC) -> datetime:
+        return first.added if ioc.id == twin.id else ioc.added
+
+    def listing(record: dict[str, Any]) -> None:
+        if record["id"] == twin.id:
+            record["first_seen"] = first.added.isoformat().replace("+00:00", "Z")
+        elif record["id"] != first.id:
+            record["first_seen"] = "unknown" if record["id"] in later else "yesterday"
+
+    reader = since_by(lambda ioc, since: added(ioc) >= since)
+    finding = _only(_verdict(STRICT, _chain(reader, _listed(listing))))
+    assert finding.documented
+    assert "(its answer reads since as 'added after'): 'after' is strict" in finding.message
+    assert re.search(rf"IOC '({re.escape(first.value)}|{re.escape(twin.value)})'", finding.message)
+
+
+# --- more of the empty answer ------------------------------------------------------------------
+
+
+def test_the_empty_query_asks_two_days_after_the_last_rule() -> None:
+    last = max(i.added for i in feed().iocs if i.type in contract.SIGMA_TYPES).date()
+    plant = _empty_answer(lambda r: Response(b"{}", status=500))
+    finding = _only(_verdict(EMPTY, plant))
+    assert finding.message == "a query matching nothing got HTTP 500"
+    since = f"{last + timedelta(days=2)}T00:00:00Z"
+    assert finding.reproduction.curl == (
+        "curl -H 'Authorization: Bearer sk_live_…' 'http://mock.invalid/api/v1/iocs/sigma?"
+        f"since={since}&type=ipv4&confidence=low'"
+    )
+
+
+def test_a_feed_without_dated_rules_leaves_the_empty_answer_unjudged() -> None:
+    result = _verdict(EMPTY, per_document(_undated("")))
+    assert result.status(strict=True) is Status.SKIPPED
+    assert result.skip_reason == "the feed has no dated rules, so no query is known to be empty"
+
+
+def test_a_null_empty_answer_shows_the_start_of_the_body() -> None:
+    body = "null\n# " + "x" * 300 + "\n"
+    finding = _only(_verdict(EMPTY, _empty_answer(_body(body))))
+    assert finding.message == "the empty answer holds a null YAML document"
+    assert finding.received == repr(body.encode()[:200])
+    assert re.match(CURL + r"since=", finding.reproduction.curl or "")
+
+
+@pytest.mark.parametrize(
+    ("body", "received"),
+    [
+        pytest.param("--- [" + ", ".join(map(str, range(100))) + "]\n", None, id="a long list"),
+        pytest.param("--- {unclosed: [\n", "error", id="not YAML"),
+    ],
+)
+def test_a_non_rule_in_the_empty_answer_shows_what_it_is(body: str, received: str | None) -> None:
+    finding = _only(_verdict(EMPTY, _empty_answer(_body(body))))
+    assert finding.message == "the empty answer holds a document that is not a rule"
+    assert finding.reproduction.document == body.removeprefix("--- ")
+    if received is None:
+        assert finding.received == repr(list(range(100)))[:200]
+    else:
+        assert finding.received
+        assert finding.received != "None"
+        assert not finding.received.startswith("[")
+
+
+# --- more of since with an offset --------------------------------------------------------------
+
+
+def _offset_loses_a_rule_on(day: str, *, sign: str = "+-") -> Plant:
+    """Answer ``since`` with an offset one rule short, on one UTC day only (``sign``: which
+    offsets)."""
+
+    def rewrite(request: Request, response: Response) -> Response:
+        since = request.args.get("since", "")
+        if not re.search(rf"[{sign}]\d\d:\d\d$", since) or response.status_code != 200:
+            return response
+        if _moment(since).astimezone(UTC).date().isoformat() != day:
+            return response
+        return with_documents(response, documents(response)[:-1])
+
+    return respond(rewrite)
+
+
+def _quartile_days() -> list[str]:
+    """The check's three days: a quarter, half and three quarters into the feed's rule days."""
+    days = sorted({i.added.date() for i in feed().iocs if i.type in contract.SIGMA_TYPES})
+    n = len(days)
+    return [days[n // 4].isoformat(), days[n // 2].isoformat(), days[(3 * n) // 4].isoformat()]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_offsets_are_tried_on_a_quarter_half_and_three_quarters_into_the_feed(which: int) -> None:
+    day = _quartile_days()[which]
+    finding = _only(_verdict(OFFSET, _offset_loses_a_rule_on(day)))
+    assert f"since={day}T00:00:00Z are one instant" in finding.message
+
+
+def test_an_offset_ignored_after_a_refused_one_is_caught() -> None:
+    """A 400 for ``+14:00`` does not excuse ``-12:00`` read as Z."""
+    day = _quartile_days()[0]
+    plant = _chain(_offset_loses_a_rule_on(day, sign="-"), _offsets(400, sign="+"))
+    finding = _only(_verdict(OFFSET, plant))
+    assert re.match(
+        rf"since={day[:8]}\d\dT\d\d:00:00-12:00 and since={day}T00:00:00Z", finding.message
+    )
