@@ -664,3 +664,12 @@ def test_rules_with_an_empty_id_keep_their_document() -> None:
     finding = result.findings[0]
     assert finding.message == "type=url returned a rule whose IOC is another type"
     assert "id: ''\n" in (finding.reproduction.document or "")
+
+
+def test_the_smallest_limit_is_tried() -> None:
+    """``limit=1`` answered with the last rule: the prefix check draws limits from 1."""
+    name = "limit_gives_a_prefix"
+    plant = lambda a: Reselected(a, lambda whole, n: whole[-1:] if n == 1 else whole[:n])  # noqa: E731
+    result = run_checks((name,), plant)[name]
+    assert result.status(strict=False) is Status.FAILED
+    assert result.findings[0].message.startswith("limit=1 is not the first 1 rules")
