@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,6 +52,16 @@ DAY = r"\d{4}-\d\d-\d\d"
 INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
 Keep = Callable[[IOC, datetime], bool]
+
+
+@pytest.fixture
+def away_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The checker run on a machine whose local time is not UTC (India, +05:30)."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def _moment(text: str) -> datetime:
@@ -530,6 +541,7 @@ def test_ties_and_unreadable_times_do_not_make_an_answer_read_or_updated() -> No
 # --- more of the empty answer ------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("away_from_utc")
 def test_the_empty_query_asks_two_days_after_the_last_rule() -> None:
     last = max(i.added for i in feed().iocs if i.type in contract.SIGMA_TYPES).date()
     plant = _empty_answer(lambda r: Response(b"{}", status=500))
@@ -600,6 +612,7 @@ def _quartile_days() -> list[str]:
     return [days[n // 4].isoformat(), days[n // 2].isoformat(), days[(3 * n) // 4].isoformat()]
 
 
+@pytest.mark.usefixtures("away_from_utc")
 @pytest.mark.parametrize("which", [0, 1, 2])
 def test_offsets_are_tried_on_a_quarter_half_and_three_quarters_into_the_feed(which: int) -> None:
     day = _quartile_days()[which]
