@@ -13,7 +13,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -628,3 +628,64 @@ def test_an_offset_ignored_after_a_refused_one_is_caught() -> None:
     assert re.match(
         rf"since={day[:8]}\d\dT\d\d:00:00-12:00 and since={day}T00:00:00Z", finding.message
     )
+
+
+def _since_shifted(days: int) -> Plant:
+    def change(query: dict[str, str]) -> None:
+        if "since" in query:
+            moment = _moment(query["since"]) - timedelta(days=days)
+            query["since"] = moment.isoformat().replace("+00:00", "Z")
+
+    return per_query(change)
+
+
+def test_a_day_early_warning_on_rules_with_an_empty_id_keeps_its_document() -> None:
+    blank = per_document(lambda doc: with_rule_id(doc, "''"))
+    early = _verdict(STRICT, _chain(_since_shifted(1), blank)).findings
+    assert early[0].message.endswith("a page says 'or updated')")
+    assert "id: ''\n" in (early[0].reproduction.document or "")
+
+
+def test_a_rule_left_out_is_reproduced_with_the_request_that_lacks_it() -> None:
+    late = _only(_verdict(STRICT, _since_shifted(-3)))
+    match = re.fullmatch(
+        rf"since=({INSTANT}) left out rule \S+, dated {DAY} \(after it\)", late.message
+    )
+    assert match, late.message
+    assert re.fullmatch(CURL + rf"since={match[1]}.*&limit=10000'", late.reproduction.curl or "")
+
+
+def test_since_ignored_up_to_the_last_day_is_caught_newest_first() -> None:
+    """Newest first, the rules dated before ``since`` come after one dated after it."""
+    last = max(i.added for i in feed().iocs).date().isoformat()
+
+    def ignore_up_to_the_end(query: dict[str, str]) -> None:
+        if query.get("since", "9")[:10] <= last:
+            query.pop("since", None)
+
+    plant = _chain(per_query(ignore_up_to_the_end), per_body(lambda docs: docs[::-1]))
+    finding = _only(_verdict(STRICT, plant))
+    assert finding.message.endswith(": both before it")
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        pytest.param(
+            lambda t: _moment(t).astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
+            id="+05:30",
+        ),
+        pytest.param(lambda t: t.removesuffix("Z"), id="no zone"),
+    ],
+)
+def test_list_times_with_an_offset_or_no_zone_are_read_as_instants(
+    spell: Callable[[str], str],
+) -> None:
+    def listing(record: dict[str, Any]) -> None:
+        record["first_seen"], record["last_seen"] = map(
+            spell, (record["first_seen"], record["last_seen"])
+        )
+
+    inclusive = since_by(lambda ioc, since: ioc.added >= since)
+    finding = _only(_verdict(STRICT, _chain(inclusive, _listed(listing))))
+    assert "(its answer reads since as 'added after'): 'after' is strict" in finding.message
