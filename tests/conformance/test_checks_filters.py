@@ -288,7 +288,7 @@ def test_a_limit_giving_fewer_rules_than_match_is_one_warning() -> None:
     assert result.status(strict=False) is Status.WARNING
     assert result.status(strict=True) is Status.FAILED
     [warning] = result.findings
-    assert not warning.documented
+    assert warning.documented is False
     match = re.fullmatch(
         r"returned (\d+) rules although (\d+) match and the limit is (\d+)", warning.message
     )
