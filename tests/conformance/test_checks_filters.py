@@ -28,6 +28,7 @@ from tests.conformance.planted import (
     Reselected,
     documents,
     feed,
+    per_body,
     per_document,
     per_query,
     respond,
@@ -673,3 +674,14 @@ def test_the_smallest_limit_is_tried() -> None:
     result = run_checks((name,), plant)[name]
     assert result.status(strict=False) is Status.FAILED
     assert result.findings[0].message.startswith("limit=1 is not the first 1 rules")
+
+
+def test_a_rule_whose_ioc_cannot_be_told_is_left_out_of_the_sector_data() -> None:
+    """A rule about an unknown field names a sector but no IOC type: nothing to key it by."""
+    odd = (
+        "title: odd\nsectors: [energy]\n"
+        "detection:\n  selection:\n    Foo: bar\n  condition: selection\n"
+    )
+    plant = _then(per_body(lambda docs: [*docs, odd] if docs else docs), _iocs_answer(404))
+    result = _narrows(plant)
+    assert result.status(strict=True) is Status.PASSED, result.findings
