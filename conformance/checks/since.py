@@ -10,6 +10,7 @@ when it was not updated since (otherwise the finding is a warning).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -116,11 +117,14 @@ def _exact_boundary(ctx: ServerContext) -> Iterator[Finding]:
         listing = ctx.iocs({"limit": contract.WHOLE_FEED_LIMIT})
     except SkipCheck:
         return
-    candidates = [i for i in listing.iocs if i.type in contract.SIGMA_TYPES and i.first_seen]
+    candidates = [
+        (i, seen)
+        for i in listing.iocs
+        if i.type in contract.SIGMA_TYPES and (seen := _first_seen_instant(i)) is not None
+    ]
     if not candidates:
         return
-    ioc = ctx.rng("since-boundary").choice(candidates)
-    seen = _moment(ioc.first_seen or "")
+    ioc, seen = ctx.rng("since-boundary").choice(candidates)
     key = ioc_key(ioc.type, ioc.value)
     before = format_since(datetime.fromtimestamp(math.ceil(seen.timestamp()) - 1, UTC))
     at = format_since(datetime.fromtimestamp(math.ceil(seen.timestamp()), UTC))
@@ -151,6 +155,21 @@ def _exact_boundary(ctx: ServerContext) -> Iterator[Finding]:
             expected="no rule for an IOC added at (not after) since",
             documented=not earlier or not _updated_after(ioc, at),
         ).with_reproduction(curl=excluded.curl, document=_doc(excluded, key))
+
+
+def _first_seen_instant(ioc: ListedIoc) -> datetime | None:
+    """The IOC's ``first_seen`` as an instant; None when it is missing, unreadable or only a
+    day (read as midnight, a day would put the boundary hours before the IOC was added)."""
+    text = ioc.first_seen or ""
+    if _DAY_ONLY.fullmatch(text):
+        return None
+    try:
+        return _moment(text)
+    except ValueError:
+        return None
+
+
+_DAY_ONLY = re.compile(r"\d{4}-?\d\d-?\d\d")
 
 
 def _added_before(ioc: ListedIoc, since: str) -> bool:
