@@ -1,10 +1,9 @@
 """The production HTTP server for the mock: granian's Rust HTTP/1.1 core, in this process.
 
 ``soc-mock serve`` and the test harness (:mod:`mockserver.liveserver`) both run the app on a
-:class:`GranianServer`: one process, a pool of Python threads calling the WSGI app, keep-alive
-on every connection. One process is a choice, not a limit: rate limits in ``memory://``, the
-moving clock and the fault dice are per process, so one process keeps them exact; several
-machines or processes share counts through ``--rate-limit-storage redis://``.
+:class:`GranianServer`: a pool of Python threads calling the WSGI app in this process,
+keep-alive on every connection. ``soc-mock serve --workers N`` runs one in each of N forked
+processes on a shared socket (:mod:`mockserver.workers`, which also says what they share).
 
 granian's own launcher (:class:`granian.server.MPServer`) forks worker processes that import the
 app by name; the mock needs the app it has already built (fixtures loaded once, bad input
