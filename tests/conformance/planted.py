@@ -36,6 +36,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 RequestRewrite = Callable[[dict[str, Any]], None]
 ResponseRewrite = Callable[[Request, Response], Response]
 SIGMA_PATH = "/api/v1/iocs/sigma"
+IOCS_PATH = "/api/v1/iocs"
 #: The Pro maximum: asking for it gives the whole selection, which a re-selection re-cuts.
 WHOLE = "10000"
 
@@ -345,6 +346,17 @@ Plant = Callable[[WSGIApp], WSGIApp]
 def respond(rewrite: ResponseRewrite) -> Plant:
     """A plant: the app behind ``Planted`` with the response rewrite ``rewrite``."""
     return lambda app: Planted(app, response=rewrite)
+
+
+def iocs_answer(status: int) -> Plant:
+    """A plant: ``/api/v1/iocs`` answers ``status`` with an error body (the list unusable)."""
+
+    def rewrite(request: Request, response: Response) -> Response:
+        if request.path == IOCS_PATH:
+            return Response(b'{"error": {"code": "not_found"}}', status=status)
+        return response
+
+    return respond(rewrite)
 
 
 def send(rewrite: RequestRewrite) -> Plant:

@@ -28,6 +28,7 @@ from tests.conformance.planted import (
     Reselected,
     documents,
     feed,
+    iocs_answer,
     per_body,
     per_document,
     per_query,
@@ -401,7 +402,7 @@ def _sector_in_rules(doc: str) -> str:
 
 def test_sectors_named_by_the_rules_themselves_are_read() -> None:
     """No IOC list to ask (a 404): the rules' own ``sectors`` field is enough to judge by."""
-    no_list = _iocs_answer(404)
+    no_list = iocs_answer(404)
     in_rules = _then(per_document(_sector_in_rules), no_list)
     assert _narrows(in_rules).status(strict=True) is Status.PASSED
     result = _narrows(_then(_ignoring_industry(), in_rules))
@@ -411,15 +412,6 @@ def test_sectors_named_by_the_rules_themselves_are_read() -> None:
         r"the sectors (\['[a-z-]+'(, '[a-z-]+')*\]|none)",
         finding.message,
     ), finding.message
-
-
-def _iocs_answer(status: int) -> Plant:
-    def rewrite(request: Request, response: Response) -> Response:
-        if request.path == contract.IOCS_PATH:
-            return Response(b'{"error": {"code": "not_found"}}', status=status)
-        return response
-
-    return respond(rewrite)
 
 
 def _drop_last_of_sector(request: Request, response: Response) -> Response:
@@ -682,6 +674,6 @@ def test_a_rule_whose_ioc_cannot_be_told_is_left_out_of_the_sector_data() -> Non
         "title: odd\nsectors: [energy]\n"
         "detection:\n  selection:\n    Foo: bar\n  condition: selection\n"
     )
-    plant = _then(per_body(lambda docs: [*docs, odd] if docs else docs), _iocs_answer(404))
+    plant = _then(per_body(lambda docs: [*docs, odd] if docs else docs), iocs_answer(404))
     result = _narrows(plant)
     assert result.status(strict=True) is Status.PASSED, result.findings

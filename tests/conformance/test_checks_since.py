@@ -32,6 +32,7 @@ from tests.conformance.planted import (
     WSGIApp,
     documents,
     feed,
+    iocs_answer,
     per_body,
     per_document,
     per_query,
@@ -197,7 +198,7 @@ def test_an_ioc_not_known_to_be_stale_is_only_a_warning(
 
 def test_without_the_ioc_list_a_rule_before_since_is_only_a_warning() -> None:
     """With no usable ``/api/v1/iocs`` nothing shows the IOC was not updated since."""
-    plant = _chain(_ignored("since", contract.SIGMA_PATH), _iocs_answer(404))
+    plant = _chain(_ignored("since", contract.SIGMA_PATH), iocs_answer(404))
     result = _verdict(STRICT, plant)
     assert result.status(strict=False) is Status.WARNING
     warning = _only(result)
@@ -207,15 +208,6 @@ def test_without_the_ioc_list_a_rule_before_since_is_only_a_warning() -> None:
         r"was updated since: a page says 'or updated'\)",
         warning.message,
     ), warning.message
-
-
-def _iocs_answer(status: int) -> Plant:
-    def rewrite(request: Request, response: Response) -> Response:
-        if request.path == contract.IOCS_PATH:
-            return Response(b'{"error": {"code": "not_found"}}', status=status)
-        return response
-
-    return respond(rewrite)
 
 
 # --- the exact boundary: one second before, and at, first_seen ---------------------------------
