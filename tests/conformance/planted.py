@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import gzip
 import itertools
+import json
 import random
 import re
 import threading
@@ -357,6 +358,31 @@ def iocs_answer(status: int) -> Plant:
         return response
 
     return respond(rewrite)
+
+
+def per_record(change: Callable[[dict[str, Any]], None]) -> Plant:
+    """A plant applying ``change`` to every record a 200 from ``/api/v1/iocs`` holds."""
+
+    def rewrite(request: Request, response: Response) -> Response:
+        if request.path == IOCS_PATH and response.status_code == 200:
+            payload = json.loads(response.get_data())
+            for record in payload["data"]:
+                change(record)
+            response.set_data(json.dumps(payload).encode())
+        return response
+
+    return respond(rewrite)
+
+
+def chain(*plants: Plant) -> Plant:
+    """One plant made of ``plants``, the first innermost (nearest the app)."""
+
+    def plant(app: WSGIApp) -> WSGIApp:
+        for one in plants:
+            app = one(app)
+        return app
+
+    return plant
 
 
 def send(rewrite: RequestRewrite) -> Plant:

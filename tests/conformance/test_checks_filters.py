@@ -8,7 +8,6 @@ adapter, fast enough to be the tests ``make mutation`` runs once per mutant of
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,12 +25,14 @@ from tests.conformance.in_process import run_checks
 from tests.conformance.planted import (
     Plant,
     Reselected,
+    chain,
     documents,
     feed,
     iocs_answer,
     per_body,
     per_document,
     per_query,
+    per_record,
     respond,
     rule_id,
     with_documents,
@@ -323,24 +324,6 @@ NARROWS = "industry_filter_narrows_the_feed"
 IGNORED_BOTH = "industry ignored on both endpoints"
 
 
-def _records(change: Callable[[dict[str, Any]], None]) -> Plant:
-    """A plant applying ``change`` to every record ``/api/v1/iocs`` answers."""
-
-    def rewrite(request: Request, response: Response) -> Response:
-        if request.path == contract.IOCS_PATH and response.status_code == 200:
-            payload = json.loads(response.get_data())
-            for record in payload["data"]:
-                change(record)
-            response.set_data(json.dumps(payload).encode())
-        return response
-
-    return respond(rewrite)
-
-
-def _then(first: Plant, second: Plant) -> Plant:
-    return lambda app: second(first(app))
-
-
 def _ignoring_industry() -> Plant:
     [entry] = [e for e in CATALOGUE if e.name == IGNORED_BOTH]
     return entry.make
@@ -377,8 +360,8 @@ SECTOR_SPELLINGS = [
 def test_sectors_named_under_any_field_are_read(spelling: Callable[..., None]) -> None:
     """The mock with its sectors elsewhere in the record still passes; ignoring ``industry``
     behind the same records is caught by membership, naming the record's sectors."""
-    assert _narrows(_records(spelling)).status(strict=True) is Status.PASSED
-    result = _narrows(_then(_ignoring_industry(), _records(spelling)))
+    assert _narrows(per_record(spelling)).status(strict=True) is Status.PASSED
+    result = _narrows(chain(_ignoring_industry(), per_record(spelling)))
     assert result.status(strict=True) is Status.FAILED, result.skip_reason
     [finding] = result.findings
     match = re.fullmatch(
@@ -403,9 +386,9 @@ def _sector_in_rules(doc: str) -> str:
 def test_sectors_named_by_the_rules_themselves_are_read() -> None:
     """No IOC list to ask (a 404): the rules' own ``sectors`` field is enough to judge by."""
     no_list = iocs_answer(404)
-    in_rules = _then(per_document(_sector_in_rules), no_list)
+    in_rules = chain(per_document(_sector_in_rules), no_list)
     assert _narrows(in_rules).status(strict=True) is Status.PASSED
-    result = _narrows(_then(_ignoring_industry(), in_rules))
+    result = _narrows(chain(_ignoring_industry(), in_rules))
     [finding] = result.findings
     assert re.fullmatch(
         rf"industry={contract.INDUSTRIES[0]} returned rule \S+ for an IOC whose record names "
@@ -467,7 +450,7 @@ def _first_rules(n: int) -> Plant:
 def test_a_small_feed_without_sector_data_is_not_judged(rules: int, judged: bool) -> None:
     """Fewer than 50 IOCs, none naming its sectors: every sector answering all is plausible."""
     [entry] = [e for e in CATALOGUE if e.name == "industry ignored, no sector data"]
-    result = _narrows(_then(entry.make, _first_rules(rules)))
+    result = _narrows(chain(entry.make, _first_rules(rules)))
     if judged:
         assert result.status(strict=True) is Status.FAILED
         return
@@ -674,6 +657,6 @@ def test_a_rule_whose_ioc_cannot_be_told_is_left_out_of_the_sector_data() -> Non
         "title: odd\nsectors: [energy]\n"
         "detection:\n  selection:\n    Foo: bar\n  condition: selection\n"
     )
-    plant = _then(per_body(lambda docs: [*docs, odd] if docs else docs), iocs_answer(404))
+    plant = chain(per_body(lambda docs: [*docs, odd] if docs else docs), iocs_answer(404))
     result = _narrows(plant)
     assert result.status(strict=True) is Status.PASSED, result.findings

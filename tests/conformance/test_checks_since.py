@@ -9,7 +9,6 @@ message, what it expected and received, and the reproduction.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,12 +29,14 @@ from tests.conformance.planted import (
     WHOLE,
     Plant,
     WSGIApp,
+    chain,
     documents,
     feed,
     iocs_answer,
     per_body,
     per_document,
     per_query,
+    per_record,
     query_of,
     respond,
     rule_id,
@@ -150,27 +151,6 @@ def test_since_ignored_returns_rules_dated_before_it_for_stale_iocs() -> None:
     assert f"date: {day}\n" in (finding.reproduction.document or "")
 
 
-def _listed(change: Callable[[dict[str, Any]], None]) -> Plant:
-    def rewrite(request: Request, response: Response) -> Response:
-        if request.path == contract.IOCS_PATH and response.status_code == 200:
-            payload = json.loads(response.get_data())
-            for record in payload["data"]:
-                change(record)
-            response.set_data(json.dumps(payload).encode())
-        return response
-
-    return respond(rewrite)
-
-
-def _chain(*plants: Plant) -> Plant:
-    def plant(app: WSGIApp) -> WSGIApp:
-        for one in plants:
-            app = one(app)
-        return app
-
-    return plant
-
-
 @pytest.mark.parametrize(
     "change",
     [
@@ -182,7 +162,7 @@ def test_an_ioc_not_known_to_be_stale_is_only_a_warning(
     change: Callable[[dict[str, Any]], None],
 ) -> None:
     """Without a readable ``last_seen`` the IOC may have been updated since: a warning."""
-    plant = _chain(_ignored("since", contract.SIGMA_PATH), _listed(change))
+    plant = chain(_ignored("since", contract.SIGMA_PATH), per_record(change))
     result = _verdict(STRICT, plant)
     assert result.status(strict=False) is Status.WARNING
     day, boundary = result.findings
@@ -198,7 +178,7 @@ def test_an_ioc_not_known_to_be_stale_is_only_a_warning(
 
 def test_without_the_ioc_list_a_rule_before_since_is_only_a_warning() -> None:
     """With no usable ``/api/v1/iocs`` nothing shows the IOC was not updated since."""
-    plant = _chain(_ignored("since", contract.SIGMA_PATH), iocs_answer(404))
+    plant = chain(_ignored("since", contract.SIGMA_PATH), iocs_answer(404))
     result = _verdict(STRICT, plant)
     assert result.status(strict=False) is Status.WARNING
     warning = _only(result)
@@ -280,7 +260,7 @@ def test_an_inclusive_added_or_updated_reader_fails_for_an_ioc_never_updated() -
             record["last_seen"] = record["first_seen"]
 
     reader = since_by(lambda ioc, since: ioc.added >= since or seen(ioc) > since)
-    result = _verdict(STRICT, _chain(reader, _listed(listing)))
+    result = _verdict(STRICT, chain(reader, per_record(listing)))
     assert result.status(strict=False) is Status.FAILED
     day, boundary = result.findings
     assert day.documented is False
@@ -297,10 +277,10 @@ def test_a_first_seen_with_a_fraction_is_judged_at_the_next_whole_second() -> No
     """Added at 12:00:00.5: since=12:00:00 must hold it and since=12:00:01 must not."""
     half = timedelta(milliseconds=500)
     exact = since_by(lambda ioc, since: ioc.added + half > since)
-    results = run_checks((STRICT,), _chain(exact, _listed(_fraction)), strict=True)
+    results = run_checks((STRICT,), chain(exact, per_record(_fraction)), strict=True)
     assert results[STRICT].findings == []
     inclusive = since_by(lambda ioc, since: ioc.added + half >= since - half)
-    result = _verdict(STRICT, _chain(inclusive, _listed(_fraction)))
+    result = _verdict(STRICT, chain(inclusive, per_record(_fraction)))
     finding = _only(result)
     assert re.search(rf"first seen {DAY}T\d\d:\d\d:\d\d\.500Z, is present", finding.message)
 
@@ -318,11 +298,11 @@ def test_a_list_without_a_first_seen_instant_leaves_the_boundary_unjudged(
 ) -> None:
     """No time of day to put the boundary at: the day-level verdicts alone, no crash and no
     finding (a day read as midnight would call the mock's rule added that afternoon early)."""
-    results = run_checks((STRICT,), _listed(change), strict=True)
+    results = run_checks((STRICT,), per_record(change), strict=True)
     assert results[STRICT].status(strict=True) is Status.PASSED, results[STRICT].findings
     assert results[STRICT].findings == []
     inclusive = since_by(lambda ioc, since: ioc.added >= since)
-    result = _verdict(STRICT, _chain(inclusive, _listed(change)), strict=True)
+    result = _verdict(STRICT, chain(inclusive, per_record(change)), strict=True)
     assert result.status(strict=True) is Status.PASSED, result.findings
 
 
@@ -463,7 +443,7 @@ def test_rules_without_a_day_are_passed_over(plant: Plant) -> None:
     """Undated rules and documents that are not rules have no day to judge: the others are
     judged, and since ignored is still caught on them."""
     assert _verdict(STRICT, plant).findings == []
-    ignored = _chain(_ignored("since", contract.SIGMA_PATH, contract.IOCS_PATH), plant)
+    ignored = chain(_ignored("since", contract.SIGMA_PATH, contract.IOCS_PATH), plant)
     finding = _only(_verdict(STRICT, ignored))
     assert finding.message.endswith(": both before it")
 
@@ -471,7 +451,7 @@ def test_rules_without_a_day_are_passed_over(plant: Plant) -> None:
 def test_since_ignored_is_caught_whatever_the_order_of_the_rules() -> None:
     """Newest first: the rules dated before ``since`` come after the ones dated after it."""
     newest_first = per_body(lambda docs: docs[::-1])
-    plant = _chain(_ignored("since", contract.SIGMA_PATH, contract.IOCS_PATH), newest_first)
+    plant = chain(_ignored("since", contract.SIGMA_PATH, contract.IOCS_PATH), newest_first)
     finding = _only(_verdict(STRICT, plant))
     assert finding.message.endswith(": both before it")
 
@@ -479,10 +459,10 @@ def test_since_ignored_is_caught_whatever_the_order_of_the_rules() -> None:
 def test_rules_with_an_empty_id_keep_their_document_in_the_reproduction() -> None:
     blank = per_document(lambda doc: with_rule_id(doc, "''"))
     inclusive = since_by(lambda ioc, since: ioc.added >= since)
-    finding = _only(_verdict(STRICT, _chain(inclusive, blank)))
+    finding = _only(_verdict(STRICT, chain(inclusive, blank)))
     assert "is present with since=" in finding.message
     assert "id: ''\n" in (finding.reproduction.document or "")
-    ignored = _chain(_ignored("since", contract.SIGMA_PATH, contract.IOCS_PATH), blank)
+    ignored = chain(_ignored("since", contract.SIGMA_PATH, contract.IOCS_PATH), blank)
     finding = _only(_verdict(STRICT, ignored))
     assert finding.message.endswith(": both before it")
     assert "id: ''\n" in (finding.reproduction.document or "")
@@ -524,7 +504,7 @@ def test_ties_and_unreadable_times_do_not_make_an_answer_read_or_updated() -> No
             record["first_seen"] = "unknown" if record["id"] in later else "yesterday"
 
     reader = since_by(lambda ioc, since: added(ioc) >= since)
-    finding = _only(_verdict(STRICT, _chain(reader, _listed(listing))))
+    finding = _only(_verdict(STRICT, chain(reader, per_record(listing))))
     assert finding.documented
     assert "(its answer reads since as 'added after'): 'after' is strict" in finding.message
     assert re.search(rf"IOC '({re.escape(first.value)}|{re.escape(twin.value)})'", finding.message)
@@ -615,7 +595,7 @@ def test_offsets_are_tried_on_a_quarter_half_and_three_quarters_into_the_feed(wh
 def test_an_offset_ignored_after_a_refused_one_is_caught() -> None:
     """A 400 for ``+14:00`` does not excuse ``-12:00`` read as Z."""
     day = _quartile_days()[0]
-    plant = _chain(_offset_loses_a_rule_on(day, sign="-"), _offsets(400, sign="+"))
+    plant = chain(_offset_loses_a_rule_on(day, sign="-"), _offsets(400, sign="+"))
     finding = _only(_verdict(OFFSET, plant))
     assert re.match(
         rf"since={day[:8]}\d\dT\d\d:00:00-12:00 and since={day}T00:00:00Z", finding.message
@@ -633,7 +613,7 @@ def _since_shifted(days: int) -> Plant:
 
 def test_a_day_early_warning_on_rules_with_an_empty_id_keeps_its_document() -> None:
     blank = per_document(lambda doc: with_rule_id(doc, "''"))
-    early = _verdict(STRICT, _chain(_since_shifted(1), blank)).findings
+    early = _verdict(STRICT, chain(_since_shifted(1), blank)).findings
     assert early[0].message.endswith("a page says 'or updated')")
     assert "id: ''\n" in (early[0].reproduction.document or "")
 
@@ -655,7 +635,7 @@ def test_since_ignored_up_to_the_last_day_is_caught_newest_first() -> None:
         if query.get("since", "9")[:10] <= last:
             query.pop("since", None)
 
-    plant = _chain(per_query(ignore_up_to_the_end), per_body(lambda docs: docs[::-1]))
+    plant = chain(per_query(ignore_up_to_the_end), per_body(lambda docs: docs[::-1]))
     finding = _only(_verdict(STRICT, plant))
     assert finding.message.endswith(": both before it")
 
@@ -679,5 +659,5 @@ def test_list_times_with_an_offset_or_no_zone_are_read_as_instants(
         )
 
     inclusive = since_by(lambda ioc, since: ioc.added >= since)
-    finding = _only(_verdict(STRICT, _chain(inclusive, _listed(listing))))
+    finding = _only(_verdict(STRICT, chain(inclusive, per_record(listing))))
     assert "(its answer reads since as 'added after'): 'after' is strict" in finding.message
