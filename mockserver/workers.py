@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -101,8 +102,12 @@ class WorkerPool:
         self._socket = listen(self.host, self.port)
         self.port = int(self._socket.getsockname()[1])
         if self.limiter.per_process:
-            self._shared_dir = Path(tempfile.mkdtemp(prefix="soc-mock-limits-"))
-            self.limiter.share_between_processes(self._shared_dir / "counts.sqlite")
+            try:
+                self._shared_dir = Path(tempfile.mkdtemp(prefix="soc-mock-limits-"))
+                self.limiter.share_between_processes(self._shared_dir / "counts.sqlite")
+            except (OSError, sqlite3.Error) as exc:  # a full or read-only temporary directory
+                self.stop()
+                raise ServerError(f"cannot share the rate-limit counts: {exc}") from exc
         self.limiter.close()  # no connection crosses the fork
         for slot in range(self.workers):
             self._fork(slot)

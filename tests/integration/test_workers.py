@@ -124,3 +124,25 @@ def test_ctrl_c_reaching_every_process_stops_the_pool_without_replacing_anyone(
     assert "starting another" not in text
     assert "Stopped." in text
     assert all(_gone(pid) for pid in workers)
+
+
+def test_counts_that_cannot_be_shared_stop_the_start_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sqlite3
+
+    from mockserver.app import create_app
+    from mockserver.ratelimit import RateLimiter
+    from mockserver.serving import ServerError
+    from mockserver.state import state_of
+    from mockserver.workers import WorkerPool
+
+    def full_disk(self: RateLimiter, path: Path) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(RateLimiter, "share_between_processes", full_disk)
+    app = create_app()
+    pool = WorkerPool(app, state_of(app).limiter, workers=2)
+    with pytest.raises(ServerError, match="cannot share the rate-limit counts: database or disk"):
+        pool.start()  # fails before any fork
+    assert pool._socket is None  # the port is let go
