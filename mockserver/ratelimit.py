@@ -97,17 +97,17 @@ class RateLimiter:
             name: [Window(int(item.amount), float(item.get_expiry())) for item in items]
             for name, items in self._items.items()
         }
-        self._memory: MemoryWindows | SharedWindows | None = None
+        self._counts: MemoryWindows | SharedWindows | None = None
         self._limiter: Any = None
         if storage_uri.startswith("memory://"):
-            self._memory = MemoryWindows()
+            self._counts = MemoryWindows()
         else:
-            self._limiter = _shared_limiter(storage_uri)
+            self._limiter = _limits_limiter(storage_uri)
 
     @property
     def per_process(self) -> bool:
         """Whether the counts live in this process alone (``memory://``, not yet shared)."""
-        return isinstance(self._memory, MemoryWindows)
+        return isinstance(self._counts, MemoryWindows)
 
     def share_between_processes(self, path: Path) -> None:
         """Count in the SQLite file ``path`` from now on, so that forked workers share counts.
@@ -116,12 +116,12 @@ class RateLimiter:
         ``redis://`` is left as it is.
         """
         if self.per_process:
-            self._memory = SharedWindows(path)
+            self._counts = SharedWindows(path)
 
     def close(self) -> None:
         """Let go of this process's connection to a shared file (before a fork)."""
-        if isinstance(self._memory, SharedWindows):
-            self._memory.close()
+        if isinstance(self._counts, SharedWindows):
+            self._counts.close()
 
     def hit(self, fingerprint: str, tier: str) -> RateLimitStatus:
         """Count one request of the key ``fingerprint`` if every window has room."""
@@ -138,9 +138,9 @@ class RateLimiter:
         return self._peek(tier, fingerprint)
 
     def _count(self, namespace: str, identifier: str) -> RateLimitStatus:
-        if self._memory is not None:
+        if self._counts is not None:
             windows = self._windows[namespace]
-            allowed, stats = self._memory.hit((namespace, identifier), windows)
+            allowed, stats = self._counts.hit((namespace, identifier), windows)
             return _binding(windows, stats, allowed=allowed)
         items = self._items[namespace]
         # ``hit`` is the storage's atomic test-and-count (a Lua script on Redis), so racing
@@ -151,15 +151,15 @@ class RateLimiter:
         allowed = all(self._limiter.test(item, namespace, identifier) for item in items) and all(
             self._limiter.hit(item, namespace, identifier) for item in items
         )
-        return self._shared_binding(namespace, identifier, allowed=allowed)
+        return self._limits_binding(namespace, identifier, allowed=allowed)
 
     def _peek(self, namespace: str, identifier: str) -> RateLimitStatus:
-        if self._memory is not None:
+        if self._counts is not None:
             windows = self._windows[namespace]
-            return _binding(windows, self._memory.stats((namespace, identifier), windows))
-        return self._shared_binding(namespace, identifier, allowed=True)
+            return _binding(windows, self._counts.stats((namespace, identifier), windows))
+        return self._limits_binding(namespace, identifier, allowed=True)
 
-    def _shared_binding(self, namespace: str, identifier: str, *, allowed: bool) -> RateLimitStatus:
+    def _limits_binding(self, namespace: str, identifier: str, *, allowed: bool) -> RateLimitStatus:
         stats = []
         for item in self._items[namespace]:
             window = self._limiter.get_window_stats(item, namespace, identifier)
@@ -167,7 +167,7 @@ class RateLimiter:
         return _binding(self._windows[namespace], stats, allowed=allowed)
 
 
-def _shared_limiter(storage_uri: str) -> Any:
+def _limits_limiter(storage_uri: str) -> Any:
     """A ``limits`` moving-window limiter on ``storage_uri``, checked reachable now."""
     from limits.errors import ConfigurationError
     from limits.storage import storage_from_string
